@@ -1,0 +1,299 @@
+//! Example frames of PROTOCOL.md §7, and encode/decode round trips for every message type.
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use arbitrary::{Arbitrary, Unstructured};
+use proptest::prelude::*;
+
+use super::*;
+use crate::codes::*;
+use crate::types::{Eid, Gid, LogicalAddress, Vin};
+
+pub(crate) fn hex(s: &str) -> Vec<u8> {
+    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(core::str::from_utf8(p).unwrap(), 16).unwrap())
+        .collect()
+}
+
+/// Decodes `wire` as one whole frame, checks version and message, and re-encodes it.
+fn check(wire: &str, version: u8, expected: Message<'_>) {
+    let bytes = hex(wire);
+    let (frame, rest) = Frame::parse(&bytes).unwrap();
+    assert!(rest.is_empty());
+    assert!(frame.header.has_valid_pattern());
+    assert_eq!(frame.header.version.value(), version);
+    assert_eq!(frame.message, expected);
+    let mut out = Vec::new();
+    assert_eq!(frame.encode(&mut out).unwrap(), bytes.len());
+    assert_eq!(out, bytes, "re-encoding differs");
+    let mut slice = vec![0u8; bytes.len()];
+    expected.encode_to_slice(frame.header.version, &mut slice).unwrap();
+    assert_eq!(slice, bytes);
+}
+
+const A: fn(u16) -> LogicalAddress = LogicalAddress;
+
+#[test]
+fn example_1_vehicle_identification_request() {
+    check("ff 00 0001 00000000", 0xFF, VehicleIdentificationRequest.into());
+}
+
+#[test]
+fn example_2_vehicle_announcement() {
+    let mac = [0x00, 0x1a, 0x37, 0xbf, 0xee, 0x74];
+    check(
+        "02 fd 0004 00000020 4241554e4545344d5a3137303432343033 4010 001a37bfee74 001a37bfee74 00",
+        2,
+        VehicleAnnouncement {
+            vin: "BAUNEE4MZ17042403".parse().unwrap(),
+            logical_address: A(0x4010),
+            eid: Eid(mac),
+            gid: Gid(mac),
+            further_action: FurtherAction::NoFurtherActionRequired,
+            sync_status: None,
+        }
+        .into(),
+    );
+}
+
+#[test]
+fn example_3_entity_status() {
+    check(
+        "02 fd 4002 00000007 00 01 00 00000fff",
+        2,
+        EntityStatusResponse {
+            node_type: NodeType::Gateway,
+            max_open_sockets: 1,
+            currently_open_sockets: 0,
+            max_data_size: Some(4095),
+        }
+        .into(),
+    );
+}
+
+#[test]
+fn example_4_generic_nack() {
+    check("02 fd 0000 00000001 01", 2, GenericNack::new(GenericNackCode::UnknownPayloadType).into());
+}
+
+#[test]
+fn example_5_routing_activation_requests() {
+    check(
+        "02 fd 0005 0000000b 0e80 00 00000000 00000000",
+        2,
+        RoutingActivationRequest::new(A(0x0E80)).with_oem_specific([0; 4]).into(),
+    );
+    check("02 fd 0005 00000007 0e00 00 00000000", 2, RoutingActivationRequest::new(A(0x0E00)).into());
+}
+
+#[test]
+fn example_6_routing_activation_response() {
+    check(
+        "02 fd 0006 00000009 0e80 4010 10 00000000",
+        2,
+        RoutingActivationResponse::new(A(0x0E80), A(0x4010), RoutingActivationResponseCode::Success)
+            .into(),
+    );
+}
+
+#[test]
+fn example_7_alive_check_and_power_mode() {
+    check("02 fd 0007 00000000", 2, AliveCheckRequest.into());
+    check("02 fd 0008 00000002 0e00", 2, AliveCheckResponse::new(A(0x0E00)).into());
+    check("02 fd 4004 00000001 01", 2, DiagnosticPowerModeResponse::new(PowerMode::Ready).into());
+}
+
+#[test]
+fn example_8_diagnostic_message() {
+    check(
+        "02 fd 8001 00000006 0e80 4010 10 03",
+        2,
+        DiagnosticMessage::new(A(0x0E80), A(0x4010), &[0x10, 0x03][..]).into(),
+    );
+}
+
+#[test]
+fn example_9_diagnostic_nack() {
+    let request = DiagnosticMessage::new(A(0x0E80), A(0x4010), &[][..]);
+    check(
+        "02 fd 8003 00000008 4010 0e80 02 22f101",
+        2,
+        DiagnosticMessageNegativeAck::new(&request, DiagnosticNackCode::InvalidSourceAddress)
+            .with_previous_message(&[0x22, 0xf1, 0x01][..])
+            .into(),
+    );
+}
+
+#[test]
+fn example_10_diagnostic_ack() {
+    check(
+        "02 fd 8002 00000007 0008 000e 00 1001",
+        2,
+        DiagnosticAcknowledgement {
+            source_address: A(0x0008),
+            target_address: A(0x000E),
+            code: DiagnosticAckCode::Acknowledged,
+            previous_message: vec![0x10, 0x01].into(),
+        }
+        .into(),
+    );
+}
+
+#[test]
+fn requests_with_eid_and_vin_and_empty_requests() {
+    let vin: Vin = "WVWZZZ1JZXW000001".parse().unwrap();
+    let mut wire = hex("ff 00 0003 00000011");
+    wire.extend_from_slice(vin.as_bytes());
+    let (frame, _) = Frame::parse(&wire).unwrap();
+    assert_eq!(frame.message, VehicleIdentificationRequestWithVin::new(vin).into());
+    check(
+        "ff 00 0002 00000006 001a37bfee74",
+        0xFF,
+        VehicleIdentificationRequestWithEid::new(Eid([0x00, 0x1a, 0x37, 0xbf, 0xee, 0x74])).into(),
+    );
+    check("02 fd 4001 00000000", 2, EntityStatusRequest.into());
+    check("02 fd 4003 00000000", 2, DiagnosticPowerModeRequest.into());
+}
+
+#[test]
+fn optional_fields_follow_the_length() {
+    check(
+        "02 fd 0004 00000021 4241554e4545344d5a3137303432343033 4010 001a37bfee74 001a37bfee74 10 10",
+        2,
+        VehicleAnnouncement {
+            vin: "BAUNEE4MZ17042403".parse().unwrap(),
+            logical_address: A(0x4010),
+            eid: Eid([0x00, 0x1a, 0x37, 0xbf, 0xee, 0x74]),
+            gid: Gid([0x00, 0x1a, 0x37, 0xbf, 0xee, 0x74]),
+            further_action: FurtherAction::RoutingActivationRequired,
+            sync_status: Some(SyncStatus::Incomplete),
+        }
+        .into(),
+    );
+    check(
+        "02 fd 4002 00000003 01 04 02",
+        2,
+        EntityStatusResponse {
+            node_type: NodeType::Node,
+            max_open_sockets: 4,
+            currently_open_sockets: 2,
+            max_data_size: None,
+        }
+        .into(),
+    );
+    check(
+        "02 fd 0006 0000000d 0e80 4010 11 00000000 deadbeef",
+        2,
+        RoutingActivationResponse {
+            oem_specific: Some([0xde, 0xad, 0xbe, 0xef]),
+            ..RoutingActivationResponse::new(
+                A(0x0E80),
+                A(0x4010),
+                RoutingActivationResponseCode::ConfirmationRequired,
+            )
+        }
+        .into(),
+    );
+}
+
+#[test]
+fn vendor_frame_is_kept_raw() {
+    check(
+        "02 fd f010 00000003 010203",
+        2,
+        Message::unknown(PayloadType::from(0xF010), vec![1, 2, 3]),
+    );
+    check("02 fd 1234 00000000", 2, Message::unknown(PayloadType::from(0x1234), vec![]));
+}
+
+#[test]
+fn wrong_lengths_name_nack_0x04() {
+    for (wire, payload_type) in [
+        ("02 fd 0005 00000008 0e80 00 00000000 00", 0x0005),
+        ("02 fd 0004 0000001f", 0x0004),
+        ("02 fd 4002 00000004 00 01 00 00", 0x4002),
+        ("02 fd 8001 00000003 0e80 40", 0x8001),
+        ("02 fd 8002 00000004 0e80 4010", 0x8002),
+        ("02 fd 0000 00000000", 0x0000),
+        ("02 fd 0007 00000001 00", 0x0007),
+    ] {
+        let mut bytes = hex(wire);
+        let declared = u32::from_be_bytes(bytes[4..8].try_into().unwrap()) as usize;
+        bytes.resize(8 + declared, 0);
+        let e = Frame::parse(&bytes).unwrap_err();
+        assert!(
+            matches!(e, crate::Error::InvalidPayloadLength { payload_type: t, .. } if t.value() == payload_type),
+            "{wire}: {e:?}"
+        );
+        assert_eq!(e.nack_code(), Some(GenericNackCode::InvalidPayloadLength));
+        assert!(e.closes_connection());
+    }
+}
+
+#[test]
+fn incomplete_frames_say_how_much_is_missing() {
+    let bytes = hex("02 fd 8001 00000006 0e80 4010 10");
+    assert_eq!(Frame::parse(&bytes[..3]).unwrap_err(), crate::Error::Incomplete { needed: 5 });
+    assert_eq!(Frame::parse(&bytes).unwrap_err(), crate::Error::Incomplete { needed: 1 });
+}
+
+#[test]
+fn encoding_checks_the_buffer() {
+    let m: Message<'_> = AliveCheckResponse::new(A(0x0E00)).into();
+    let mut small = [0u8; 9];
+    assert_eq!(
+        m.encode_to_slice(ProtocolVersion::Iso2012, &mut small),
+        Err(crate::Error::BufferTooSmall { needed: 10, available: 9 })
+    );
+    let mut out = vec![0xAA];
+    m.encode(ProtocolVersion::Iso2019, &mut out).unwrap();
+    assert_eq!(out, hex("aa 03 fc 0008 00000002 0e00"));
+}
+
+#[test]
+fn into_owned_detaches_from_input() {
+    let owned: Message<'static> = {
+        let bytes = hex("02 fd 8001 00000006 0e80 4010 3e 00");
+        let (frame, _) = Frame::parse(&bytes).unwrap();
+        frame.message.into_owned()
+    };
+    assert_eq!(owned, DiagnosticMessage::new(A(0x0E80), A(0x4010), vec![0x3e, 0x00]).into());
+}
+
+/// An arbitrary message whose encoding decodes back to it: `Unknown` only with an unnamed
+/// payload type (a named one decodes as its typed message).
+pub(crate) fn canonical(m: &Message<'_>) -> bool {
+    !matches!(m, Message::Unknown { payload_type, .. } if payload_type.is_named())
+}
+
+pub(crate) fn arbitrary_message() -> impl Strategy<Value = Message<'static>> {
+    proptest::collection::vec(any::<u8>(), 0..256).prop_filter_map("non-canonical", |bytes| {
+        let m = Message::arbitrary(&mut Unstructured::new(&bytes)).ok()?.into_owned();
+        canonical(&m).then_some(m)
+    })
+}
+
+proptest! {
+    #[test]
+    fn encode_then_decode_is_identity(m in arbitrary_message(), v in any::<u8>()) {
+        let version = ProtocolVersion::from(v);
+        let wire = m.to_bytes(version).unwrap();
+        prop_assert_eq!(wire.len(), m.encoded_len());
+        let (frame, rest) = Frame::parse(&wire).unwrap();
+        prop_assert!(rest.is_empty());
+        prop_assert_eq!(frame.header, m.header(version).unwrap());
+        prop_assert_eq!(frame.message, m);
+    }
+
+    #[test]
+    fn arbitrary_bytes_never_panic_the_frame_parser(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let mut input = &bytes[..];
+        while let Ok((frame, rest)) = Frame::parse(input) {
+            let _ = frame.message.encoded_len();
+            input = rest;
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! `cargo xtask bench`: runs the criterion benchmarks, then prints each measurement beside
+//! its baseline from the same run, as a ratio.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+
+use crate::cargo;
+
+/// A benchmark compared with its baseline: criterion group, our function, the baseline
+/// function, the unit of one element, and the target ratio or rate.
+struct Comparison {
+    group: &'static str,
+    ours: &'static str,
+    baseline: &'static str,
+    what: &'static str,
+    target: &'static str,
+}
+
+const COMPARISONS: &[Comparison] = &[
+    Comparison {
+        group: "stream_decode_tester_present",
+        ours: "doip_proto",
+        baseline: "memcpy",
+        what: "14-byte TesterPresent frames, pushed in 64 KiB chunks",
+        target: "at least 50 million messages/s",
+    },
+    Comparison {
+        group: "stream_decode_4k_diagnostic",
+        ours: "doip_proto",
+        baseline: "memcpy",
+        what: "4 KiB diagnostic frames, pushed in 64 KiB chunks",
+        target: "at least 0.8x memcpy",
+    },
+];
+
+/// Criterion's estimate of one function: mean time per iteration (ns) and elements or
+/// bytes per iteration.
+fn estimate(group: &str, function: &str) -> Result<(f64, f64, bool)> {
+    let dir = Path::new("target/criterion").join(group).join(function).join("new");
+    let read = |file: &str| -> Result<serde_json::Value> {
+        let path = dir.join(file);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        Ok(serde_json::from_str(&text)?)
+    };
+    let ns = read("estimates.json")?["mean"]["point_estimate"]
+        .as_f64()
+        .context("no mean in estimates.json")?;
+    let throughput = &read("benchmark.json")?["throughput"];
+    let (per_iter, bytes) = match (throughput["Bytes"].as_f64(), throughput["Elements"].as_f64()) {
+        (Some(b), _) => (b, true),
+        (None, Some(e)) => (e, false),
+        _ => (1.0, false),
+    };
+    Ok((ns, per_iter, bytes))
+}
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let mut cmd = vec!["bench", "-p", "doip-proto", "--bench", "decode", "--"];
+    cmd.extend(args.iter().map(String::as_str));
+    cargo(&cmd)?;
+    println!("\nside by side (same run):");
+    for c in COMPARISONS {
+        let (Ok(ours), Ok(base)) = (estimate(c.group, c.ours), estimate(c.group, c.baseline)) else {
+            println!("{}: not measured in this run", c.group);
+            continue;
+        };
+        let rate = |(ns, per_iter, _): (f64, f64, bool)| per_iter / ns * 1e9;
+        let unit = if ours.2 { "GiB/s" } else { "M/s" };
+        let scale = if ours.2 { 1024.0 * 1024.0 * 1024.0 } else { 1e6 };
+        println!(
+            "{}: {}\n  {:<12} {:>10.2} {unit}\n  {:<12} {:>10.2} {unit}\n  ratio {:.2}x ({})",
+            c.group,
+            c.what,
+            c.ours,
+            rate(ours) / scale,
+            c.baseline,
+            rate(base) / scale,
+            rate(ours) / rate(base),
+            c.target,
+        );
+    }
+    Ok(())
+}

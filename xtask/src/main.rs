@@ -1,0 +1,139 @@
+//! Project automation for doip-rs, run as `cargo xtask <command>` (see `.cargo/config.toml`).
+//!
+//! - `ci`: every check `.ci/run` relies on, in order, stopping at the first failure.
+//! - `fuzz`: runs each cargo-fuzz target for a while and reports executions per second.
+//! - `bench`: runs the criterion benchmarks and prints the side-by-side ratios.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail, ensure};
+use clap::{Parser, Subcommand};
+
+mod bench;
+mod fuzz;
+
+#[derive(Parser)]
+#[command(about = "doip-rs project automation")]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// fmt, clippy, tests, docs, dependency checks and a short fuzz smoke.
+    Ci {
+        /// Skip `cargo test --workspace` (when the caller has just run it).
+        #[arg(long)]
+        skip_tests: bool,
+        /// Seconds each fuzz target runs in the smoke (0 skips it).
+        #[arg(long, default_value_t = 10)]
+        fuzz_seconds: u64,
+    },
+    /// Run the cargo-fuzz targets (nightly toolchain).
+    Fuzz {
+        /// Only this target (default: all).
+        #[arg(long)]
+        target: Option<String>,
+        /// Seconds per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// Run the benchmarks and print ratios against their baselines.
+    Bench {
+        /// Extra arguments for criterion (e.g. a filter).
+        args: Vec<String>,
+    },
+}
+
+fn main() -> Result<()> {
+    let root = workspace_root();
+    std::env::set_current_dir(&root)?;
+    match Cli::parse().command {
+        Cmd::Ci { skip_tests, fuzz_seconds } => ci(skip_tests, fuzz_seconds),
+        Cmd::Fuzz { target, seconds } => fuzz::run(target.as_deref(), seconds),
+        Cmd::Bench { args } => bench::run(&args),
+    }
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
+
+/// Runs `cargo` with `args`, failing when it fails.
+pub(crate) fn cargo(args: &[&str]) -> Result<()> {
+    run(Command::new("cargo").args(args))
+}
+
+/// Runs a command, echoing it, failing when it fails.
+pub(crate) fn run(cmd: &mut Command) -> Result<()> {
+    eprintln!("xtask: running {cmd:?}");
+    let status = cmd.status().with_context(|| format!("could not start {cmd:?}"))?;
+    ensure!(status.success(), "{cmd:?} failed: {status}");
+    Ok(())
+}
+
+/// Runs a command and returns its standard output.
+pub(crate) fn output(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("could not start {cmd:?}"))?;
+    ensure!(out.status.success(), "{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    Ok(String::from_utf8(out.stdout)?)
+}
+
+/// Whether `program args` runs successfully (a tool is installed).
+pub(crate) fn has(program: &str, args: &[&str]) -> bool {
+    Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
+}
+
+fn ci(skip_tests: bool, fuzz_seconds: u64) -> Result<()> {
+    cargo(&["fmt", "--all", "--check"])?;
+    cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    if !skip_tests {
+        cargo(&["test", "--workspace"])?;
+    }
+    run(Command::new("cargo")
+        .args(["doc", "--workspace", "--no-deps"])
+        .env("RUSTDOCFLAGS", "-D warnings"))?;
+    // doip-proto is no_std + alloc: it must build without its std feature.
+    cargo(&["build", "-p", "doip-proto", "--no-default-features"])?;
+    check_proto_dependencies()?;
+    if has("cargo-deny", &["--version"]) {
+        cargo(&["deny", "check"])?;
+    } else if std::env::var_os("CI").is_some() {
+        bail!("cargo-deny is not installed (.ci/run installs it)");
+    } else {
+        eprintln!("xtask: SKIP cargo deny: not installed (cargo install cargo-deny --locked)");
+    }
+    if fuzz_seconds > 0 {
+        fuzz::smoke(fuzz_seconds)?;
+    }
+    eprintln!("xtask: ci passed");
+    Ok(())
+}
+
+/// `doip-proto` must stay free of I/O crates: its direct dependencies are exactly nom and
+/// thiserror, and nothing below them does sockets, TLS or async.
+fn check_proto_dependencies() -> Result<()> {
+    let tree = |depth: &str| {
+        output(Command::new("cargo").args([
+            "tree", "-p", "doip-proto", "-e", "normal", "--prefix", "none", "--depth", depth,
+            "--format", "{p}",
+        ]))
+    };
+    let direct: Vec<String> = tree("1")?
+        .lines()
+        .skip(1)
+        .filter_map(|l| l.split_whitespace().next().map(str::to_owned))
+        .collect();
+    ensure!(direct == ["nom", "thiserror"], "doip-proto's direct dependencies changed: {direct:?}");
+    let all = tree("99")?;
+    for banned in ["mio", "rustls", "socket2", "tokio", "libc", "std-io"] {
+        ensure!(
+            !all.lines().any(|l| l.split_whitespace().next() == Some(banned)),
+            "doip-proto depends on {banned}"
+        );
+    }
+    eprintln!("xtask: doip-proto dependency tree is I/O-free");
+    Ok(())
+}
