@@ -40,7 +40,8 @@ fn estimate(group: &str, function: &str) -> Result<(f64, f64, bool)> {
     let dir = Path::new("target/criterion").join(group).join(function).join("new");
     let read = |file: &str| -> Result<serde_json::Value> {
         let path = dir.join(file);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
         Ok(serde_json::from_str(&text)?)
     };
     let ns = read("estimates.json")?["mean"]["point_estimate"]
@@ -61,7 +62,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     cargo(&cmd)?;
     println!("\nside by side (same run):");
     for c in COMPARISONS {
-        let (Ok(ours), Ok(base)) = (estimate(c.group, c.ours), estimate(c.group, c.baseline)) else {
+        let (Ok(ours), Ok(base)) = (estimate(c.group, c.ours), estimate(c.group, c.baseline))
+        else {
             println!("{}: not measured in this run", c.group);
             continue;
         };

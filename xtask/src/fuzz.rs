@@ -4,7 +4,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::{has, run};
+use crate::has;
 
 /// Every target in `fuzz/fuzz_targets/`, one per parser entry point.
 const TARGETS: &[&str] = &["header", "message", "stream_decoder", "datagram_decoder", "round_trip"];
@@ -24,22 +24,13 @@ fn fuzz_command() -> Command {
 /// Installs cargo-fuzz when it is missing.
 fn ensure_cargo_fuzz() -> Result<()> {
     if !has("cargo", &["fuzz", "--version"]) {
-        run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
+        crate::run(Command::new("cargo").args(["install", "cargo-fuzz", "--locked"]))?;
     }
     Ok(())
 }
 
-/// The short fuzz run of `cargo xtask ci`.
-pub(crate) fn smoke(seconds: u64) -> Result<()> {
-    run_targets(None, seconds)
-}
-
-/// Runs `target` (or all) for `seconds` each and prints executions per second.
-pub(crate) fn run(target: Option<&str>, seconds: u64) -> Result<()> {
-    run_targets(target, seconds)
-}
-
-fn run_targets(only: Option<&str>, seconds: u64) -> Result<()> {
+/// Runs `only` (or every target) for `seconds` each and prints executions per second.
+pub(crate) fn run(only: Option<&str>, seconds: u64) -> Result<()> {
     ensure_cargo_fuzz()?;
     let targets: Vec<&str> = match only {
         Some(t) if TARGETS.contains(&t) => vec![t],
@@ -59,7 +50,10 @@ fn run_targets(only: Option<&str>, seconds: u64) -> Result<()> {
         let log = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             eprintln!("{log}");
-            bail!("fuzz target {target} failed: {}; the crashing input is under fuzz/artifacts/{target}/", out.status);
+            bail!(
+                "fuzz target {target} failed: {}; the crashing input is under fuzz/artifacts/{target}/",
+                out.status
+            );
         }
         let stat = |name: &str| {
             log.lines()
@@ -67,7 +61,11 @@ fn run_targets(only: Option<&str>, seconds: u64) -> Result<()> {
                 .and_then(|v| v.trim_start_matches(':').trim().parse::<u64>().ok())
                 .unwrap_or(0)
         };
-        report.push((target, stat("stat::number_of_executed_units"), stat("stat::average_exec_per_sec")));
+        report.push((
+            target,
+            stat("stat::number_of_executed_units"),
+            stat("stat::average_exec_per_sec"),
+        ));
     }
     println!("{:<18} {:>14} {:>12}", "fuzz target", "executions", "exec/s");
     for (target, runs, per_sec) in report {

@@ -58,7 +58,9 @@ fn main() -> Result<()> {
 }
 
 fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
 }
 
 /// Runs `cargo` with `args`, failing when it fails.
@@ -106,7 +108,7 @@ fn ci(skip_tests: bool, fuzz_seconds: u64) -> Result<()> {
         eprintln!("xtask: SKIP cargo deny: not installed (cargo install cargo-deny --locked)");
     }
     if fuzz_seconds > 0 {
-        fuzz::smoke(fuzz_seconds)?;
+        fuzz::run(None, fuzz_seconds)?;
     }
     eprintln!("xtask: ci passed");
     Ok(())
@@ -117,8 +119,17 @@ fn ci(skip_tests: bool, fuzz_seconds: u64) -> Result<()> {
 fn check_proto_dependencies() -> Result<()> {
     let tree = |depth: &str| {
         output(Command::new("cargo").args([
-            "tree", "-p", "doip-proto", "-e", "normal", "--prefix", "none", "--depth", depth,
-            "--format", "{p}",
+            "tree",
+            "-p",
+            "doip-proto",
+            "-e",
+            "normal",
+            "--prefix",
+            "none",
+            "--depth",
+            depth,
+            "--format",
+            "{p}",
         ]))
     };
     let direct: Vec<String> = tree("1")?

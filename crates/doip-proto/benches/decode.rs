@@ -8,7 +8,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use doip_proto::{DiagnosticMessage, HeaderPolicy, LogicalAddress, Message, ProtocolVersion, StreamDecoder};
+use doip_proto::{
+    DiagnosticMessage, HeaderPolicy, LogicalAddress, Message, ProtocolVersion, StreamDecoder,
+};
 
 const CHUNK: usize = 64 * 1024;
 

@@ -383,7 +383,10 @@ mod tests {
             RoutingActivationResponseCode::Reserved(0x10),
             RoutingActivationResponseCode::Success
         );
-        assert_eq!(RoutingActivationResponseCode::Reserved(0x10).description(), "routing successfully activated");
+        assert_eq!(
+            RoutingActivationResponseCode::Reserved(0x10).description(),
+            "routing successfully activated"
+        );
     }
 
     #[test]
@@ -397,8 +400,9 @@ mod tests {
 
     #[test]
     fn socket_closing_codes_match_the_spec() {
-        let closing: alloc::vec::Vec<u8> =
-            (0..=u8::MAX).filter(|&v| RoutingActivationResponseCode::from(v).closes_socket()).collect();
+        let closing: alloc::vec::Vec<u8> = (0..=u8::MAX)
+            .filter(|&v| RoutingActivationResponseCode::from(v).closes_socket())
+            .collect();
         assert_eq!(closing, [0x00, 0x01, 0x02, 0x03, 0x05, 0x06, 0x07]);
         let closing: alloc::vec::Vec<u8> =
             (0..=u8::MAX).filter(|&v| GenericNackCode::from(v).closes_socket()).collect();

@@ -117,7 +117,10 @@ impl StreamDecoder {
     /// The reader's error, or [`std::io::ErrorKind::OutOfMemory`] when the buffer is full of
     /// frames not yet pulled.
     #[cfg(feature = "std")]
-    pub fn read_from<R: std::io::Read + ?Sized>(&mut self, reader: &mut R) -> std::io::Result<usize> {
+    pub fn read_from<R: std::io::Read + ?Sized>(
+        &mut self,
+        reader: &mut R,
+    ) -> std::io::Result<usize> {
         if self.failed {
             self.start = self.end;
         }
@@ -175,7 +178,8 @@ impl StreamDecoder {
             return None;
         }
         self.discard_skipped();
-        let head: [u8; HEADER_LEN] = self.buf.get(self.start..self.end)?.get(..HEADER_LEN)?.try_into().ok()?;
+        let head: [u8; HEADER_LEN] =
+            self.buf.get(self.start..self.end)?.get(..HEADER_LEN)?.try_into().ok()?;
         let header = Header::from_bytes(head);
         if let Err(e) = self.policy.validate(&header) {
             self.refuse(&header, &e);

@@ -24,7 +24,9 @@ pub enum Error {
         length: usize,
     },
     /// The inverse version byte does not match the version (NACK 0x00, close).
-    #[error("incorrect pattern format: version {version:#04x}, inverse version {inverse_version:#04x}")]
+    #[error(
+        "incorrect pattern format: version {version:#04x}, inverse version {inverse_version:#04x}"
+    )]
     IncorrectPatternFormat {
         /// The version byte received.
         version: u8,
@@ -89,7 +91,9 @@ pub enum Error {
         expected: LengthRule,
     },
     /// A UDP datagram whose size is not 8 + the header's payload length (NACK 0x04).
-    #[error("datagram of {datagram_length} bytes, but its header announces a {payload_length}-byte payload")]
+    #[error(
+        "datagram of {datagram_length} bytes, but its header announces a {payload_length}-byte payload"
+    )]
     DatagramLengthMismatch {
         /// The payload length in the header.
         payload_length: u32,

@@ -12,9 +12,9 @@ use nom::Parser as _;
 use nom::number::complete::{be_u8, be_u16, be_u32};
 
 use crate::Error;
-use crate::codes::open_enum;
 #[cfg(test)]
 use crate::codes::GenericNackCode;
+use crate::codes::open_enum;
 
 /// Length of the generic DoIP header in bytes.
 pub const HEADER_LEN: usize = 8;
@@ -236,7 +236,11 @@ pub struct Header {
 impl Header {
     /// A well-formed header (inverse byte computed from `version`).
     #[must_use]
-    pub const fn new(version: ProtocolVersion, payload_type: PayloadType, payload_length: u32) -> Self {
+    pub const fn new(
+        version: ProtocolVersion,
+        payload_type: PayloadType,
+        payload_length: u32,
+    ) -> Self {
         Self { version, inverse_version: version.inverse(), payload_type, payload_length }
     }
 
@@ -394,7 +398,8 @@ impl HeaderPolicy {
                 inverse_version: header.inverse_version,
             });
         }
-        let version_ok = if matches!(header.version, ProtocolVersion::VehicleIdentificationDefault) {
+        let version_ok = if matches!(header.version, ProtocolVersion::VehicleIdentificationDefault)
+        {
             payload_type.allows_default_version()
         } else {
             self.supports_version(header.version)
@@ -415,7 +420,11 @@ impl HeaderPolicy {
         }
         // 3. larger than we can ever process.
         if length > self.max_payload_length {
-            return Err(Error::MessageTooLarge { payload_type, length, max: self.max_payload_length });
+            return Err(Error::MessageTooLarge {
+                payload_type,
+                length,
+                max: self.max_payload_length,
+            });
         }
         // 4. larger than the memory free right now.
         if length as usize > free_memory {
@@ -460,7 +469,8 @@ mod tests {
     fn checks_run_in_the_spec_order() {
         let tcp = HeaderPolicy::tcp().with_max_payload_length(100);
         // Bad inverse byte wins over everything else.
-        let e = tcp.validate(&header([0x02, 0x00, 0x12, 0x34, 0xff, 0xff, 0xff, 0xff])).unwrap_err();
+        let e =
+            tcp.validate(&header([0x02, 0x00, 0x12, 0x34, 0xff, 0xff, 0xff, 0xff])).unwrap_err();
         assert_eq!(e.nack_code(), Some(GenericNackCode::IncorrectPatternFormat));
         assert!(e.closes_connection());
         // Unsupported version.
@@ -470,7 +480,8 @@ mod tests {
         let e = tcp.validate(&header([0xff, 0x00, 0x80, 0x01, 0, 0, 0, 5])).unwrap_err();
         assert_eq!(e.nack_code(), Some(GenericNackCode::IncorrectPatternFormat));
         // Unknown type before size.
-        let e = tcp.validate(&header([0x02, 0xfd, 0x12, 0x34, 0xff, 0xff, 0xff, 0xff])).unwrap_err();
+        let e =
+            tcp.validate(&header([0x02, 0xfd, 0x12, 0x34, 0xff, 0xff, 0xff, 0xff])).unwrap_err();
         assert_eq!(e.nack_code(), Some(GenericNackCode::UnknownPayloadType));
         assert!(!e.closes_connection());
         // UDP-only type on TCP.
@@ -511,6 +522,8 @@ mod tests {
     fn vendor_types_pass_when_accepted() {
         let p = HeaderPolicy::tcp().with_unknown_payload_types(true);
         assert!(p.validate(&header([0x02, 0xfd, 0xf0, 0x10, 0, 0, 0, 3])).is_ok());
-        assert!(HeaderPolicy::tcp().validate(&header([0x02, 0xfd, 0xf0, 0x10, 0, 0, 0, 3])).is_err());
+        assert!(
+            HeaderPolicy::tcp().validate(&header([0x02, 0xfd, 0xf0, 0x10, 0, 0, 0, 3])).is_err()
+        );
     }
 }

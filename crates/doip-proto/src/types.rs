@@ -102,9 +102,8 @@ impl FromStr for LogicalAddress {
         let s = s.trim();
         let parsed = match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
             Some(hex) if is_hex(hex.as_bytes()) => u16::from_str_radix(hex, 16).ok(),
-            Some(_) => None,
             None if s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
-            None => None,
+            Some(_) | None => None,
         };
         parsed.map(Self).ok_or(Error::InvalidText { what: "logical address" })
     }

@@ -159,10 +159,7 @@ fn read_from_fills_the_buffer_without_a_copy() {
 fn datagram_checks() {
     let d = DatagramDecoder::default();
     assert!(d.decode(&hex("02 fd 4001 00000000")).is_ok());
-    assert_eq!(
-        d.decode(&hex("02 fd 4001")),
-        Err(Error::TruncatedHeader { length: 4 })
-    );
+    assert_eq!(d.decode(&hex("02 fd 4001")), Err(Error::TruncatedHeader { length: 4 }));
     let e = d.decode(&hex("02 fd 4001 00000000 00")).unwrap_err();
     assert!(matches!(e, Error::DatagramLengthMismatch { payload_length: 0, datagram_length: 9 }));
     assert_eq!(e.nack_code(), Some(GenericNackCode::InvalidPayloadLength));

@@ -10,8 +10,8 @@ mod routing_activation;
 
 pub use alive_check::{AliveCheckRequest, AliveCheckResponse};
 pub use diagnostic::{
-    AcknowledgementCode, DiagnosticAcknowledgement, DiagnosticMessage, DiagnosticMessageNegativeAck,
-    DiagnosticMessagePositiveAck,
+    AcknowledgementCode, DiagnosticAcknowledgement, DiagnosticMessage,
+    DiagnosticMessageNegativeAck, DiagnosticMessagePositiveAck,
 };
 pub use entity_status::{EntityStatusRequest, EntityStatusResponse};
 pub use generic_nack::GenericNack;
@@ -30,8 +30,8 @@ use nom::number::complete::be_u16;
 use nom::{IResult, Parser};
 
 use crate::Error;
-use crate::types::LogicalAddress;
 use crate::header::{HEADER_LEN, Header, PayloadType, ProtocolVersion, parse_header};
+use crate::types::LogicalAddress;
 
 /// One payload layout: its type, nom parser, length and writer.
 pub(crate) trait Payload<'a>: Sized {
@@ -134,7 +134,7 @@ fn length_error(payload_type: PayloadType, payload: &[u8]) -> Error {
 
 fn parse_exact<'a, P: Payload<'a>>(payload: &'a [u8]) -> Result<P, Error> {
     match P::parse(payload) {
-        Ok((rest, p)) if rest.is_empty() => Ok(p),
+        Ok(([], p)) => Ok(p),
         _ => Err(length_error(P::PAYLOAD_TYPE, payload)),
     }
 }
@@ -318,7 +318,11 @@ impl Message<'_> {
     /// # Errors
     /// [`Error::BufferTooSmall`] when `out` is shorter than [`Message::encoded_len`];
     /// [`Error::PayloadTooLong`] when the payload exceeds the 32-bit length field.
-    pub fn encode_to_slice(&self, version: ProtocolVersion, out: &mut [u8]) -> Result<usize, Error> {
+    pub fn encode_to_slice(
+        &self,
+        version: ProtocolVersion,
+        out: &mut [u8],
+    ) -> Result<usize, Error> {
         let header = self.header(version)?;
         let needed = self.encoded_len();
         let Some(out) = out.get_mut(..needed) else {

@@ -19,7 +19,8 @@ pub(crate) fn hex(s: &str) -> Vec<u8> {
 }
 
 /// Decodes `wire` as one whole frame, checks version and message, and re-encodes it.
-fn check(wire: &str, version: u8, expected: Message<'_>) {
+fn check(wire: &str, version: u8, expected: impl Into<Message<'static>>) {
+    let expected = expected.into();
     let bytes = hex(wire);
     let (frame, rest) = Frame::parse(&bytes).unwrap();
     assert!(rest.is_empty());
@@ -38,7 +39,7 @@ const A: fn(u16) -> LogicalAddress = LogicalAddress;
 
 #[test]
 fn example_1_vehicle_identification_request() {
-    check("ff 00 0001 00000000", 0xFF, VehicleIdentificationRequest.into());
+    check("ff 00 0001 00000000", 0xFF, VehicleIdentificationRequest);
 }
 
 #[test]
@@ -54,8 +55,7 @@ fn example_2_vehicle_announcement() {
             gid: Gid(mac),
             further_action: FurtherAction::NoFurtherActionRequired,
             sync_status: None,
-        }
-        .into(),
+        },
     );
 }
 
@@ -69,14 +69,13 @@ fn example_3_entity_status() {
             max_open_sockets: 1,
             currently_open_sockets: 0,
             max_data_size: Some(4095),
-        }
-        .into(),
+        },
     );
 }
 
 #[test]
 fn example_4_generic_nack() {
-    check("02 fd 0000 00000001 01", 2, GenericNack::new(GenericNackCode::UnknownPayloadType).into());
+    check("02 fd 0000 00000001 01", 2, GenericNack::new(GenericNackCode::UnknownPayloadType));
 }
 
 #[test]
@@ -84,9 +83,9 @@ fn example_5_routing_activation_requests() {
     check(
         "02 fd 0005 0000000b 0e80 00 00000000 00000000",
         2,
-        RoutingActivationRequest::new(A(0x0E80)).with_oem_specific([0; 4]).into(),
+        RoutingActivationRequest::new(A(0x0E80)).with_oem_specific([0; 4]),
     );
-    check("02 fd 0005 00000007 0e00 00 00000000", 2, RoutingActivationRequest::new(A(0x0E00)).into());
+    check("02 fd 0005 00000007 0e00 00 00000000", 2, RoutingActivationRequest::new(A(0x0E00)));
 }
 
 #[test]
@@ -94,16 +93,19 @@ fn example_6_routing_activation_response() {
     check(
         "02 fd 0006 00000009 0e80 4010 10 00000000",
         2,
-        RoutingActivationResponse::new(A(0x0E80), A(0x4010), RoutingActivationResponseCode::Success)
-            .into(),
+        RoutingActivationResponse::new(
+            A(0x0E80),
+            A(0x4010),
+            RoutingActivationResponseCode::Success,
+        ),
     );
 }
 
 #[test]
 fn example_7_alive_check_and_power_mode() {
-    check("02 fd 0007 00000000", 2, AliveCheckRequest.into());
-    check("02 fd 0008 00000002 0e00", 2, AliveCheckResponse::new(A(0x0E00)).into());
-    check("02 fd 4004 00000001 01", 2, DiagnosticPowerModeResponse::new(PowerMode::Ready).into());
+    check("02 fd 0007 00000000", 2, AliveCheckRequest);
+    check("02 fd 0008 00000002 0e00", 2, AliveCheckResponse::new(A(0x0E00)));
+    check("02 fd 4004 00000001 01", 2, DiagnosticPowerModeResponse::new(PowerMode::Ready));
 }
 
 #[test]
@@ -111,7 +113,7 @@ fn example_8_diagnostic_message() {
     check(
         "02 fd 8001 00000006 0e80 4010 10 03",
         2,
-        DiagnosticMessage::new(A(0x0E80), A(0x4010), &[0x10, 0x03][..]).into(),
+        DiagnosticMessage::new(A(0x0E80), A(0x4010), &[0x10, 0x03][..]),
     );
 }
 
@@ -122,8 +124,7 @@ fn example_9_diagnostic_nack() {
         "02 fd 8003 00000008 4010 0e80 02 22f101",
         2,
         DiagnosticMessageNegativeAck::new(&request, DiagnosticNackCode::InvalidSourceAddress)
-            .with_previous_message(&[0x22, 0xf1, 0x01][..])
-            .into(),
+            .with_previous_message(&[0x22, 0xf1, 0x01][..]),
     );
 }
 
@@ -137,8 +138,7 @@ fn example_10_diagnostic_ack() {
             target_address: A(0x000E),
             code: DiagnosticAckCode::Acknowledged,
             previous_message: vec![0x10, 0x01].into(),
-        }
-        .into(),
+        },
     );
 }
 
@@ -152,10 +152,10 @@ fn requests_with_eid_and_vin_and_empty_requests() {
     check(
         "ff 00 0002 00000006 001a37bfee74",
         0xFF,
-        VehicleIdentificationRequestWithEid::new(Eid([0x00, 0x1a, 0x37, 0xbf, 0xee, 0x74])).into(),
+        VehicleIdentificationRequestWithEid::new(Eid([0x00, 0x1a, 0x37, 0xbf, 0xee, 0x74])),
     );
-    check("02 fd 4001 00000000", 2, EntityStatusRequest.into());
-    check("02 fd 4003 00000000", 2, DiagnosticPowerModeRequest.into());
+    check("02 fd 4001 00000000", 2, EntityStatusRequest);
+    check("02 fd 4003 00000000", 2, DiagnosticPowerModeRequest);
 }
 
 #[test]
@@ -170,8 +170,7 @@ fn optional_fields_follow_the_length() {
             gid: Gid([0x00, 0x1a, 0x37, 0xbf, 0xee, 0x74]),
             further_action: FurtherAction::RoutingActivationRequired,
             sync_status: Some(SyncStatus::Incomplete),
-        }
-        .into(),
+        },
     );
     check(
         "02 fd 4002 00000003 01 04 02",
@@ -181,8 +180,7 @@ fn optional_fields_follow_the_length() {
             max_open_sockets: 4,
             currently_open_sockets: 2,
             max_data_size: None,
-        }
-        .into(),
+        },
     );
     check(
         "02 fd 0006 0000000d 0e80 4010 11 00000000 deadbeef",
@@ -194,8 +192,7 @@ fn optional_fields_follow_the_length() {
                 A(0x4010),
                 RoutingActivationResponseCode::ConfirmationRequired,
             )
-        }
-        .into(),
+        },
     );
 }
 
