@@ -30,6 +30,7 @@ macro_rules! open_enum {
             /// The variant for a wire value; never fails.
             #[must_use]
             #[allow(unreachable_patterns)]
+            #[inline]
             pub const fn from_value(value: $repr) -> Self {
                 match value {
                     $( $value => Self::$variant, )*
@@ -39,6 +40,7 @@ macro_rules! open_enum {
 
             /// The wire value.
             #[must_use]
+            #[inline]
             pub const fn value(self) -> $repr {
                 match self {
                     $( Self::$variant => $value, )*
@@ -57,6 +59,7 @@ macro_rules! open_enum {
 
             /// Whether the value is one the spec names (not a reserved or vendor catch-all).
             #[must_use]
+            #[inline]
             pub const fn is_named(self) -> bool {
                 !matches!(Self::from_value(self.value()), $( Self::$catch(_) )|+)
             }

@@ -58,6 +58,7 @@ impl StreamDecoder {
 
     /// The most bytes the decoder ever buffers: one header plus the largest payload allowed.
     #[must_use]
+    #[inline]
     pub fn buffer_limit(&self) -> usize {
         HEADER_LEN.saturating_add(self.policy.max_payload_length() as usize)
     }
@@ -94,6 +95,7 @@ impl StreamDecoder {
     /// [`StreamDecoder::next_frame`] and push the rest again. After a closing error every
     /// byte is taken and dropped.
     #[must_use = "bytes beyond the returned count were not taken"]
+    #[inline]
     pub fn push(&mut self, data: &[u8]) -> usize {
         if self.failed {
             return data.len();
@@ -138,6 +140,7 @@ impl StreamDecoder {
     }
 
     /// Drops buffered bytes of a refused payload.
+    #[inline]
     fn discard_skipped(&mut self) {
         let n = (self.skip as usize).min(self.end - self.start);
         self.start += n;
@@ -172,6 +175,7 @@ impl StreamDecoder {
     /// header. After an error whose [`Error::closes_connection`] is true, nothing more is
     /// decoded; after others the refused payload is skipped and decoding goes on.
     #[allow(clippy::should_implement_trait)] // frames borrow the decoder: not an Iterator
+    #[inline]
     pub fn next_frame(&mut self) -> Option<Result<Frame<'_>, Error>> {
         if self.failed {
             self.start = self.end;

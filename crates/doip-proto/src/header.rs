@@ -52,6 +52,7 @@ impl Default for ProtocolVersion {
 impl ProtocolVersion {
     /// The inverse version byte that must follow this version on the wire.
     #[must_use]
+    #[inline]
     pub const fn inverse(self) -> u8 {
         !self.value()
     }
@@ -118,6 +119,7 @@ pub enum LengthRule {
 impl LengthRule {
     /// Whether `length` satisfies the rule.
     #[must_use]
+    #[inline]
     pub const fn accepts(self, length: u32) -> bool {
         match self {
             Self::Exact(n) => length == n,
@@ -161,6 +163,7 @@ impl PayloadType {
     /// The payload lengths the spec allows for this type. Diagnostic messages are accepted
     /// from 4 bytes (no user data), as PROTOCOL.md §2 decides.
     #[must_use]
+    #[inline]
     pub const fn length_rule(self) -> LengthRule {
         match self {
             Self::GenericNack | Self::DiagnosticPowerModeResponse => LengthRule::Exact(1),
@@ -186,6 +189,7 @@ impl PayloadType {
     /// Whether the spec carries this type on `transport`. Entity status and power mode
     /// requests are allowed on TCP too, because real testers send them there.
     #[must_use]
+    #[inline]
     pub const fn allowed_on(self, transport: Transport) -> bool {
         match self {
             Self::GenericNack
@@ -210,6 +214,7 @@ impl PayloadType {
 
     /// Whether a header of this type may carry version 0xFF (vehicle identification requests).
     #[must_use]
+    #[inline]
     pub const fn allows_default_version(self) -> bool {
         matches!(
             self,
@@ -246,12 +251,14 @@ impl Header {
 
     /// Whether the inverse version byte matches the version.
     #[must_use]
+    #[inline]
     pub const fn has_valid_pattern(&self) -> bool {
         self.inverse_version == self.version.inverse()
     }
 
     /// Reads a header from its 8 wire bytes; never fails.
     #[must_use]
+    #[inline]
     pub const fn from_bytes(b: [u8; HEADER_LEN]) -> Self {
         Self {
             version: ProtocolVersion::from_value(b[0]),
@@ -366,6 +373,7 @@ impl HeaderPolicy {
 
     /// Whether `version` is supported.
     #[must_use]
+    #[inline]
     pub const fn supports_version(&self, version: ProtocolVersion) -> bool {
         let v = version.value();
         self.versions[(v / 64) as usize] & (1 << (v % 64)) != 0
@@ -375,6 +383,7 @@ impl HeaderPolicy {
     ///
     /// # Errors
     /// The first failed check, in the spec's order.
+    #[inline]
     pub const fn validate(&self, header: &Header) -> Result<(), Error> {
         self.validate_with_free_memory(header, usize::MAX)
     }
@@ -384,6 +393,7 @@ impl HeaderPolicy {
     ///
     /// # Errors
     /// The first failed check, in the spec's order.
+    #[inline]
     pub const fn validate_with_free_memory(
         &self,
         header: &Header,

@@ -132,6 +132,8 @@ fn length_error(payload_type: PayloadType, payload: &[u8]) -> Error {
     }
 }
 
+#[inline]
+
 fn parse_exact<'a, P: Payload<'a>>(payload: &'a [u8]) -> Result<P, Error> {
     match P::parse(payload) {
         Ok(([], p)) => Ok(p),
@@ -199,6 +201,7 @@ macro_rules! messages {
             ///
             /// # Errors
             /// [`Error::InvalidPayloadLength`] when the length does not fit the type.
+            #[inline]
             pub fn parse(payload_type: PayloadType, payload: &'a [u8]) -> Result<Self, Error> {
                 let length = u32::try_from(payload.len()).unwrap_or(u32::MAX);
                 if !payload_type.length_rule().accepts(length) {
