@@ -6,7 +6,7 @@ use core::str::FromStr;
 use crate::Error;
 
 /// A 16-bit DoIP logical address (tester, ECU, entity or functional group).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(any(test, feature = "arbitrary"), derive(arbitrary::Arbitrary))]
 pub struct LogicalAddress(pub u16);
 
@@ -94,6 +94,12 @@ impl fmt::Display for LogicalAddress {
     }
 }
 
+impl fmt::Debug for LogicalAddress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "LogicalAddress({self})")
+    }
+}
+
 /// Parses `0x0E00` (hexadecimal with prefix) or `3584` (decimal).
 impl FromStr for LogicalAddress {
     type Err = Error;
@@ -145,7 +151,7 @@ fn is_set(bytes: &[u8]) -> bool {
     !(bytes.iter().all(|&b| b == 0) || bytes.iter().all(|&b| b == 0xFF))
 }
 
-fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8], separator: &str) -> fmt::Result {
+pub(crate) fn write_hex(f: &mut fmt::Formatter<'_>, bytes: &[u8], separator: &str) -> fmt::Result {
     for (i, b) in bytes.iter().enumerate() {
         if i > 0 {
             f.write_str(separator)?;

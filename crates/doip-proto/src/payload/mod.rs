@@ -2,6 +2,7 @@
 
 mod alive_check;
 mod diagnostic;
+mod display;
 mod entity_status;
 mod generic_nack;
 mod identification;
