@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run -p doip-proto --example decode                 # a built-in sample session
-//! cargo run -p doip-proto --example decode -- 02fd80010000000 60e80401010 03
+//! cargo run -p doip-proto --example decode -- 02fd8001 00000006 0e80 4010 1003
 //! ```
 //! Hex arguments are joined into one stream (spaces anywhere are fine).
 
@@ -25,7 +25,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let text = if args.is_empty() { SAMPLE.to_owned() } else { args.join("") };
     let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace()).collect();
-    if digits.len() % 2 != 0 || !digits.iter().all(u8::is_ascii_hexdigit) {
+    if !digits.len().is_multiple_of(2) || !digits.iter().all(u8::is_ascii_hexdigit) {
         eprintln!("error: the input is not an even number of hex digits");
         std::process::exit(2);
     }

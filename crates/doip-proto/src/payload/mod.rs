@@ -134,7 +134,6 @@ fn length_error(payload_type: PayloadType, payload: &[u8]) -> Error {
 }
 
 #[inline]
-
 fn parse_exact<'a, P: Payload<'a>>(payload: &'a [u8]) -> Result<P, Error> {
     match P::parse(payload) {
         Ok(([], p)) => Ok(p),
