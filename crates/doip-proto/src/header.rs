@@ -476,6 +476,25 @@ mod tests {
     }
 
     #[test]
+    fn every_version_and_payload_type_round_trips() {
+        for v in 0..=u8::MAX {
+            assert_eq!(ProtocolVersion::from(v).value(), v);
+        }
+        for t in 0..=u16::MAX {
+            let pt = PayloadType::from(t);
+            assert_eq!(pt.value(), t);
+            assert_eq!(
+                pt.is_named(),
+                !matches!(pt, PayloadType::Reserved(_) | PayloadType::VendorSpecific(_))
+            );
+        }
+        let named = (0..=u16::MAX).filter(|&t| PayloadType::from(t).is_named()).count();
+        assert_eq!(named, 16, "PROTOCOL.md §2 names 16 payload types");
+        assert!(matches!(PayloadType::from(0xF010), PayloadType::VendorSpecific(0xF010)));
+        assert!(matches!(PayloadType::from(0x8004), PayloadType::Reserved(0x8004)));
+    }
+
+    #[test]
     fn checks_run_in_the_spec_order() {
         let tcp = HeaderPolicy::tcp().with_max_payload_length(100);
         // Bad inverse byte wins over everything else.
