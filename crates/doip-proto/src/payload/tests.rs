@@ -288,10 +288,10 @@ fn arbitrary_messages_cover_every_payload_type() {
                 state as u8
             })
             .collect();
-        if let Ok(m) = Message::arbitrary(&mut Unstructured::new(&bytes)) {
-            if canonical(&m) {
-                seen.insert(m.payload_type().value());
-            }
+        if let Ok(m) = Message::arbitrary(&mut Unstructured::new(&bytes))
+            && canonical(&m)
+        {
+            seen.insert(m.payload_type().value());
         }
     }
     for t in (0..=u16::MAX).filter(|&t| PayloadType::from(t).is_named()) {
