@@ -1,0 +1,170 @@
+//! rustls configuration for DoIP over TLS (ISO 13400-2:2019, port 3496).
+//!
+//! The default client configuration verifies the entity's certificate against roots the
+//! caller provides. Accepting any certificate is possible only through the clearly named
+//! [`insecure_test_bench_client_config`], for benches whose ECUs have self-signed
+//! certificates. Key logging (for Wireshark) is off unless the caller enables it.
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::crypto::{CryptoProvider, verify_tls12_signature, verify_tls13_signature};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{
+    ClientConfig, DigitallySignedStruct, KeyLog, RootCertStore, ServerConfig, SignatureScheme,
+};
+
+/// The port of DoIP over TLS.
+pub const TLS_PORT: u16 = 3496;
+
+/// The crypto provider doip-transport uses (ring).
+#[must_use]
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// A client configuration that verifies the server against `roots` (TLS 1.2 and 1.3).
+///
+/// # Errors
+/// rustls' error if the provider supports no safe protocol version (it does).
+pub fn client_config(roots: RootCertStore) -> Result<ClientConfig, rustls::Error> {
+    Ok(ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
+}
+
+/// A client configuration that accepts **any** server certificate (handshake signatures are
+/// still checked). Only for test benches whose ECUs present self-signed certificates: it
+/// gives no protection against an impostor.
+///
+/// # Errors
+/// rustls' error if the provider supports no safe protocol version (it does).
+pub fn insecure_test_bench_client_config() -> Result<ClientConfig, rustls::Error> {
+    let provider = provider();
+    Ok(ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+        .with_no_client_auth())
+}
+
+/// A server (entity) configuration presenting `chain` with `key`.
+///
+/// # Errors
+/// rustls' error when the key does not match or is unsupported.
+pub fn server_config(
+    chain: Vec<CertificateDer<'static>>,
+    key: PrivateKeyDer<'static>,
+) -> Result<ServerConfig, rustls::Error> {
+    ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(chain, key)
+}
+
+/// Where TLS session secrets are written in the NSS key log format that Wireshark reads.
+/// Attach it to a config with `config.key_log = Arc::new(...)`; nothing is logged otherwise.
+pub struct KeyLogFile {
+    path: PathBuf,
+    file: Mutex<Option<File>>,
+}
+
+impl KeyLogFile {
+    /// Appends secrets to `path` (created on first use).
+    #[must_use]
+    pub fn new(path: impl AsRef<Path>) -> Self {
+        Self { path: path.as_ref().to_path_buf(), file: Mutex::new(None) }
+    }
+
+    /// A key log at the path in the `SSLKEYLOGFILE` environment variable, if it is set.
+    /// Reading the variable is the caller's explicit opt-in; the default configs never do.
+    #[must_use]
+    pub fn from_env() -> Option<Self> {
+        std::env::var_os("SSLKEYLOGFILE").map(Self::new)
+    }
+}
+
+impl fmt::Debug for KeyLogFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyLogFile").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+impl KeyLog for KeyLogFile {
+    fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let line = format!("{label} {} {}\n", hex(client_random), hex(secret));
+        let Ok(mut file) = self.file.lock() else { return };
+        if file.is_none() {
+            match OpenOptions::new().create(true).append(true).open(&self.path) {
+                Ok(f) => *file = Some(f),
+                Err(e) => {
+                    log::warn!("cannot open key log {}: {e}", self.path.display());
+                    return;
+                }
+            }
+        }
+        if let Some(f) = file.as_mut()
+            && let Err(e) = f.write_all(line.as_bytes())
+        {
+            log::warn!("cannot write key log {}: {e}", self.path.display());
+        }
+    }
+
+    fn will_log(&self, _label: &str) -> bool {
+        true
+    }
+}
+
+/// The server name rustls checks the certificate against, from a host name or IP text.
+///
+/// # Errors
+/// When `name` is neither a DNS name nor an IP address.
+pub fn server_name(
+    name: &str,
+) -> Result<ServerName<'static>, rustls::pki_types::InvalidDnsNameError> {
+    ServerName::try_from(name.to_owned())
+}
+
+#[derive(Debug)]
+struct AcceptAnyCertificate(Arc<CryptoProvider>);
+
+impl ServerCertVerifier for AcceptAnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
