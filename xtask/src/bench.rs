@@ -3,7 +3,9 @@
 
 use std::path::Path;
 
-use anyhow::{Context, Result};
+use std::time::SystemTime;
+
+use anyhow::{Context, Result, ensure};
 
 use crate::cargo;
 
@@ -32,12 +34,21 @@ const COMPARISONS: &[Comparison] = &[
         what: "4 KiB diagnostic frames, pushed in 64 KiB chunks",
         target: "at least 0.8x memcpy",
     },
+    Comparison {
+        group: "blocking_round_trip",
+        ours: "doip_transport",
+        baseline: "std_tcp",
+        what: "request (14 B) -> ACK (13 B) + answer (14 B) over loopback, blocking",
+        target: "at least 0.9x plain TCP",
+    },
 ];
 
 /// Criterion's estimate of one function: mean time per iteration (ns) and elements or
 /// bytes per iteration.
-fn estimate(group: &str, function: &str) -> Result<(f64, f64, bool)> {
+fn estimate(group: &str, function: &str, since: SystemTime) -> Result<(f64, f64, bool)> {
     let dir = Path::new("target/criterion").join(group).join(function).join("new");
+    let modified = std::fs::metadata(dir.join("estimates.json"))?.modified()?;
+    ensure!(modified >= since, "{group}/{function} was not measured in this run");
     let read = |file: &str| -> Result<serde_json::Value> {
         let path = dir.join(file);
         let text = std::fs::read_to_string(&path)
@@ -57,19 +68,24 @@ fn estimate(group: &str, function: &str) -> Result<(f64, f64, bool)> {
 }
 
 pub(crate) fn run(args: &[String]) -> Result<()> {
-    let mut cmd = vec!["bench", "-p", "doip-proto", "--bench", "decode", "--"];
+    let mut cmd = vec!["bench", "--workspace", "--"];
     cmd.extend(args.iter().map(String::as_str));
+    let since = SystemTime::now();
     cargo(&cmd)?;
     println!("\nside by side (same run):");
     for c in COMPARISONS {
-        let (Ok(ours), Ok(base)) = (estimate(c.group, c.ours), estimate(c.group, c.baseline))
+        let (Ok(ours), Ok(base)) =
+            (estimate(c.group, c.ours, since), estimate(c.group, c.baseline, since))
         else {
             println!("{}: not measured in this run", c.group);
             continue;
         };
         let rate = |(ns, per_iter, _): (f64, f64, bool)| per_iter / ns * 1e9;
-        let unit = if ours.2 { "GiB/s" } else { "M/s" };
-        let scale = if ours.2 { 1024.0 * 1024.0 * 1024.0 } else { 1e6 };
+        let (unit, scale) = match (ours.2, rate(ours)) {
+            (true, _) => ("GiB/s", 1024.0 * 1024.0 * 1024.0),
+            (false, r) if r < 1e6 => ("k/s", 1e3),
+            (false, _) => ("M/s", 1e6),
+        };
         println!(
             "{}: {}\n  {:<12} {:>10.2} {unit}\n  {:<12} {:>10.2} {unit}\n  ratio {:.2}x ({})",
             c.group,

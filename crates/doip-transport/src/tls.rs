@@ -5,7 +5,7 @@
 //! [`insecure_test_bench_client_config`], for benches whose ECUs have self-signed
 //! certificates. Key logging (for Wireshark) is off unless the caller enables it.
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -97,7 +97,12 @@ impl fmt::Debug for KeyLogFile {
 
 impl KeyLog for KeyLogFile {
     fn log(&self, label: &str, client_random: &[u8], secret: &[u8]) {
-        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let hex = |bytes: &[u8]| {
+            bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            })
+        };
         let line = format!("{label} {} {}\n", hex(client_random), hex(secret));
         let Ok(mut file) = self.file.lock() else { return };
         if file.is_none() {

@@ -1,4 +1,6 @@
 //! TCP behaviour of the transport against raw `std::net` peers on loopback.
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
+#![allow(clippy::many_single_char_names)] // s = socket, t = transport, h = handle, l = listener
 
 mod common;
 

@@ -1,4 +1,5 @@
 //! TLS with certificates generated in the test (rcgen): verification, key logging, closing.
+#![allow(clippy::unwrap_used)] // test helpers fail loudly
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! A raw peer on blocking `std::net` sockets, independent of the transport under test.
-#![allow(dead_code, unreachable_pub)]
+#![allow(dead_code, unreachable_pub, clippy::unwrap_used)]
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
