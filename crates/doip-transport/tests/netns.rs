@@ -85,7 +85,9 @@ impl Namespaces {
         }
     }
 
-    fn run(&self, namespace: &str, role: &str) -> std::process::Child {
+    /// Starts this test binary inside the namespace of `role`, playing that role.
+    fn run(&self, role: &str) -> std::process::Child {
+        let namespace = if role == "entity" { &self.entity } else { &self.tester };
         Command::new("ip")
             .args(["netns", "exec", namespace])
             .arg(std::env::current_exe().unwrap())
@@ -122,7 +124,7 @@ fn announcement() -> Message<'static> {
     .into()
 }
 
-/// Entity: listens on 13400 (IPv4 with broadcast, IPv6 joined to FF02::1) and answers each
+/// Entity: listens on 13400 (IPv4 with broadcast, IPv6 joined to `FF02::1`) and answers each
 /// identification request unicast to its sender, until it has answered both families.
 fn entity() {
     let mut lp = EventLoop::new().unwrap();
@@ -210,8 +212,8 @@ fn udp_broadcast_and_ipv6_multicast_between_namespaces() {
         return;
     }
     let ns = Namespaces::create();
-    let entity = ns.run(&ns.entity, "entity");
-    let tester = ns.run(&ns.tester, "tester").wait_with_output().unwrap();
+    let entity = ns.run("entity");
+    let tester = ns.run("tester").wait_with_output().unwrap();
     let entity = entity.wait_with_output().unwrap();
     let show = |o: &std::process::Output| {
         format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
