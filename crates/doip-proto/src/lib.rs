@@ -65,8 +65,3 @@ pub use header::{
 };
 pub use payload::*;
 pub use types::{AddressRange, Eid, Gid, LogicalAddress, Vin};
-
-/// The workspace README's Rust examples, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;

@@ -141,13 +141,23 @@ impl Blocking {
     pub fn connect(&mut self, peer: SocketAddr, options: ConnectOptions) -> Result<Handle> {
         let deadline = Instant::now() + options.connect_timeout + Duration::from_millis(100);
         let handle = self.with_loop(move |l| l.connect(peer, options))??;
-        loop {
-            match self.recv(handle, deadline)? {
-                Event::Connected { .. } => return Ok(handle),
-                Event::Disconnected { error, .. } => return Err(error),
-                other => self.inbox(handle).push_back(other),
+        let mut early = Vec::new();
+        let result = loop {
+            match self.recv(handle, deadline) {
+                Ok(Event::Connected { .. }) => break Ok(handle),
+                Ok(Event::Disconnected { error, .. }) => break Err(error),
+                Ok(other) => early.push(other),
+                Err(e) => {
+                    self.with_loop(move |l| l.close(handle))?;
+                    break Err(e);
+                }
             }
+        };
+        // Anything else that came first stays queued, in order, for later `recv` calls.
+        for event in early.into_iter().rev() {
+            self.unread(handle, event);
         }
+        result
     }
 
     /// Queues `message` on a TCP connection (written at once when possible).

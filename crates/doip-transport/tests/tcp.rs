@@ -333,3 +333,16 @@ fn plain_std_peer_sees_tcp_nodelay_latency() {
     peer.join().unwrap();
     let _ = TcpStream::connect(addr);
 }
+
+#[test]
+fn user_timers_fire_in_order() {
+    let mut lp = EventLoop::new().unwrap();
+    let now = std::time::Instant::now();
+    lp.set_timer(None, now + Duration::from_millis(60), 2);
+    lp.set_timer(None, now + Duration::from_millis(20), 1);
+    let (first, _) = wait_for(&mut lp, deadline(5), |e| matches!(e, Event::Timer { .. }));
+    let (second, _) = wait_for(&mut lp, deadline(5), |e| matches!(e, Event::Timer { .. }));
+    assert!(matches!(first, Event::Timer { id: 1, handle: None }));
+    assert!(matches!(second, Event::Timer { id: 2, handle: None }));
+    assert!(now.elapsed() >= Duration::from_millis(60));
+}

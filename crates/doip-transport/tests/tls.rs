@@ -197,3 +197,27 @@ fn a_close_without_close_notify_is_reported_as_truncation() {
     );
     peer.join().unwrap();
 }
+
+#[test]
+fn the_connect_timeout_covers_a_silent_tls_handshake() {
+    let (l, addr) = listener();
+    let pki = pki();
+    let silent = thread::spawn(move || {
+        let (s, _) = l.accept().unwrap();
+        thread::sleep(std::time::Duration::from_millis(800));
+        drop(s);
+    });
+    let mut t = doip_transport::Blocking::new().unwrap();
+    let options = client(tls::client_config(roots(&pki.ca)).unwrap())
+        .connect_timeout(std::time::Duration::from_millis(200));
+    let started = std::time::Instant::now();
+    match t.connect(addr, options) {
+        Err(Error::Timeout { peer, what, .. }) => {
+            assert_eq!(peer, addr);
+            assert_eq!(what, "connection");
+        }
+        other => panic!("expected a timeout, got {other:?}"),
+    }
+    assert!(started.elapsed() < std::time::Duration::from_millis(700));
+    silent.join().unwrap();
+}
