@@ -112,6 +112,14 @@ impl StreamDecoder {
         skipped + n
     }
 
+    /// How many bytes the next [`StreamDecoder::read_from`] asks the reader for. A read that
+    /// returns fewer has drained the reader for now.
+    #[cfg(feature = "std")]
+    #[must_use]
+    pub fn read_size(&self) -> usize {
+        READ_CHUNK.min(self.buffer_limit() - self.buffered_len())
+    }
+
     /// Reads once from `reader` straight into the buffer (no intermediate copy) and returns
     /// the number of bytes read; `Ok(0)` means end of stream.
     ///

@@ -129,6 +129,13 @@ impl Connection {
         Ok(n)
     }
 
+    /// How many bytes the next [`Connection::read_from`] asks for; fewer back means the
+    /// reader is drained for now.
+    #[must_use]
+    pub fn read_size(&self) -> usize {
+        self.decoder.read_size()
+    }
+
     /// Feeds `data` (any split of the stream) and processes every whole frame.
     pub fn receive(&mut self, mut data: &[u8]) {
         while !data.is_empty() {

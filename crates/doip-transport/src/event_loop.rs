@@ -396,7 +396,8 @@ enum TimerKind {
 pub struct EventLoop {
     poll: Poll,
     events: Events,
-    ready: Vec<(Token, bool, bool)>,
+    /// Token, readable, writable, and whether the peer hung up or the socket failed.
+    ready: Vec<(Token, bool, bool, bool)>,
     endpoints: HashMap<u64, Endpoint>,
     next_handle: u64,
     timers: BinaryHeap<Reverse<(Instant, u64, TimerKind)>>,
@@ -760,14 +761,15 @@ impl EventLoop {
         }
         self.ready.clear();
         self.ready.extend(self.events.iter().map(|e| {
-            (e.token(), e.is_readable() || e.is_read_closed() || e.is_error(), e.is_writable())
+            let closed = e.is_read_closed() || e.is_error();
+            (e.token(), e.is_readable() || closed, e.is_writable(), closed)
         }));
         for i in 0..self.ready.len() {
-            let (token, readable, writable) = self.ready[i];
+            let (token, readable, writable, closed) = self.ready[i];
             if token == WAKER {
                 continue;
             }
-            self.ready_endpoint(Handle(token.0 as u64), readable, writable);
+            self.ready_endpoint(Handle(token.0 as u64), readable, writable, closed);
         }
         self.fire_timers();
         Ok(self.out.len())
@@ -815,16 +817,16 @@ impl EventLoop {
         }
     }
 
-    fn ready_endpoint(&mut self, handle: Handle, readable: bool, writable: bool) {
+    fn ready_endpoint(&mut self, handle: Handle, readable: bool, writable: bool, closed: bool) {
         match self.endpoints.get(&handle.0) {
-            Some(Endpoint::Stream(_)) => self.ready_stream(handle, readable, writable),
+            Some(Endpoint::Stream(_)) => self.ready_stream(handle, readable, writable, closed),
             Some(Endpoint::Listener { .. }) => self.accept(handle),
             Some(Endpoint::Udp { .. }) => self.ready_udp(handle, readable, writable),
             None => {}
         }
     }
 
-    fn ready_stream(&mut self, handle: Handle, readable: bool, writable: bool) {
+    fn ready_stream(&mut self, handle: Handle, readable: bool, writable: bool, closed: bool) {
         let Ok(s) = self.stream_mut(handle) else { return };
         if matches!(s.state, StreamState::Connecting) {
             match connect_result(s) {
@@ -841,7 +843,7 @@ impl EventLoop {
                 }
             }
         }
-        if readable && let Err(e) = self.read_stream(handle) {
+        if readable && let Err(e) = self.read_stream(handle, closed) {
             self.flush_stream(handle);
             self.fail_stream(handle, e);
             return;
@@ -894,13 +896,16 @@ impl EventLoop {
         self.flush_stream(handle);
     }
 
-    fn read_stream(&mut self, handle: Handle) -> Result<()> {
+    /// Reads what the socket has. After a hang-up or error edge (`closed`) it reads to the
+    /// end; otherwise a short read proves the socket drained and saves the final read that
+    /// would only say `WouldBlock` (edge-triggered readiness fires again for new data).
+    fn read_stream(&mut self, handle: Handle, closed: bool) -> Result<()> {
         let Ok(s) = self.stream_mut(handle) else { return Ok(()) };
         let peer = s.conn.peer();
         let was_handshaking = matches!(s.state, StreamState::Handshaking);
         let Some(socket) = s.socket.as_mut() else { return Ok(()) };
         let result = match &mut s.tls {
-            None => read_plain(&mut s.conn, socket, peer),
+            None => read_plain(&mut s.conn, socket, peer, !closed),
             Some(tls) => read_tls(&mut s.conn, tls, socket, peer),
         };
         let handshake_done = was_handshaking && s.tls.as_ref().is_some_and(|t| !t.is_handshaking());
@@ -1175,11 +1180,18 @@ fn closed_error(peer: SocketAddr, e: io::Error) -> Error {
     }
 }
 
-/// Reads until the socket is drained.
-fn read_plain(conn: &mut Connection, socket: &mut TcpStream, peer: SocketAddr) -> Result<()> {
+/// Reads until the socket is drained (`short_read_drains`: a short read counts as drained).
+fn read_plain(
+    conn: &mut Connection,
+    socket: &mut TcpStream,
+    peer: SocketAddr,
+    short_read_drains: bool,
+) -> Result<()> {
     loop {
+        let asked = conn.read_size();
         match conn.read_from(socket) {
             Ok(0) => return Err(Error::ClosedByPeer { peer }),
+            Ok(n) if short_read_drains && n < asked => return Ok(()),
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
