@@ -191,22 +191,39 @@ impl Connection {
         Ok(id)
     }
 
-    /// Encodes `message` under a new id without queuing it (for messages held elsewhere
-    /// until they may be sent, see [`Connection::requeue`]).
+    /// Queues bytes exactly as given, bypassing encoding: for fault injection (malformed
+    /// headers, hostile lengths) and for relaying captured frames.
     ///
     /// # Errors
     /// As [`Connection::send`].
-    pub fn encode(&mut self, message: &Message<'_>) -> Result<Outgoing> {
+    pub fn send_raw(&mut self, bytes: Vec<u8>) -> Result<SendId> {
+        let id = self.admit()?;
+        self.queued_bytes += bytes.len();
+        self.queue.push_back(Outgoing { id: Some(id), bytes });
+        Ok(id)
+    }
+
+    /// Checks that the caller may queue more and allocates the next id.
+    fn admit(&mut self) -> Result<SendId> {
         if self.close_reason.is_some() {
             return Err(Error::NotConnected { peer: self.peer });
         }
         if self.queued_bytes >= self.max_queued_bytes {
             return Err(Error::QueueFull { peer: self.peer, queued: self.queued_bytes });
         }
-        let bytes = message.to_bytes(self.version).map_err(Error::Encode)?;
         let id = SendId(self.next_id);
         self.next_id += 1;
-        Ok(Outgoing { id: Some(id), bytes })
+        Ok(id)
+    }
+
+    /// Encodes `message` under a new id without queuing it (for messages held elsewhere
+    /// until they may be sent, see [`Connection::requeue`]).
+    ///
+    /// # Errors
+    /// As [`Connection::send`].
+    pub fn encode(&mut self, message: &Message<'_>) -> Result<Outgoing> {
+        let bytes = message.to_bytes(self.version).map_err(Error::Encode)?;
+        Ok(Outgoing { id: Some(self.admit()?), bytes })
     }
 
     /// The unwritten bytes of the oldest queued message, if any.

@@ -369,6 +369,8 @@ struct Stream {
     /// Messages carried over a reconnect, sent after [`EventLoop::resume`].
     held: Vec<Outgoing>,
     ever_connected: bool,
+    /// At most this many bytes per write call (fault injection: 1 = one byte per segment).
+    write_chunk: Option<usize>,
 }
 
 enum Endpoint {
@@ -488,6 +490,7 @@ impl EventLoop {
             attempt: 0,
             held: Vec::new(),
             ever_connected: false,
+            write_chunk: None,
         };
         self.endpoints.insert(handle.0, Endpoint::Stream(Box::new(stream)));
         if let Err(e) = self.dial(handle) {
@@ -621,6 +624,29 @@ impl EventLoop {
             self.flush_stream(handle);
         }
         Ok(id)
+    }
+
+    /// Queues raw bytes on a TCP connection (see [`Connection::send_raw`]).
+    ///
+    /// # Errors
+    /// As [`EventLoop::send`].
+    pub fn send_raw(&mut self, handle: Handle, bytes: Vec<u8>) -> Result<SendId> {
+        let s = self.stream_mut(handle)?;
+        let id = s.conn.send_raw(bytes)?;
+        if matches!(s.state, StreamState::Open | StreamState::Handshaking) {
+            self.flush_stream(handle);
+        }
+        Ok(id)
+    }
+
+    /// Limits each write on a TCP connection to `chunk` bytes (`None`: no limit). With
+    /// `Some(1)` every byte leaves in its own segment, as some ECUs and fault tests do.
+    ///
+    /// # Errors
+    /// Unknown handle or not a TCP connection.
+    pub fn set_write_chunk(&mut self, handle: Handle, chunk: Option<usize>) -> Result<()> {
+        self.stream_mut(handle)?.write_chunk = chunk.map(|c| c.max(1));
+        Ok(())
     }
 
     /// Sends the messages held across a reconnect (after routing was activated again).
@@ -951,7 +977,7 @@ impl EventLoop {
         let peer = s.conn.peer();
         let Some(socket) = s.socket.as_mut() else { return };
         let result = match &mut s.tls {
-            None => write_plain(&mut s.conn, socket),
+            None => write_plain(&mut s.conn, socket, s.write_chunk),
             Some(tls) => write_tls(&mut s.conn, tls, socket),
         };
         let close = s.conn.wants_close() && !s.tls.as_ref().is_some_and(|t| t.wants_write());
@@ -1066,6 +1092,7 @@ impl EventLoop {
                 attempt: 0,
                 held: Vec::new(),
                 ever_connected: true,
+                write_chunk: None,
             };
             self.endpoints.insert(handle.0, Endpoint::Stream(Box::new(stream)));
             self.out.push_back(Event::Accepted { listener: listener_handle, handle, peer });
@@ -1243,8 +1270,13 @@ fn read_tls(
     }
 }
 
-fn write_plain(conn: &mut Connection, socket: &mut TcpStream) -> io::Result<()> {
+fn write_plain(
+    conn: &mut Connection,
+    socket: &mut TcpStream,
+    chunk: Option<usize>,
+) -> io::Result<()> {
     while let Some(bytes) = conn.pending_output() {
+        let bytes = &bytes[..chunk.map_or(bytes.len(), |c| c.min(bytes.len()))];
         match socket.write(bytes) {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => conn.consume_output(n),
