@@ -1,0 +1,981 @@
+//! The simulated DoIP entity, driven by a `doip-transport` event loop.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, mpsc};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use doip_proto::{
+    AliveCheckRequest, AliveCheckResponse, DiagnosticAckCode, DiagnosticMessage,
+    DiagnosticMessageNegativeAck, DiagnosticMessagePositiveAck, DiagnosticNackCode,
+    DiagnosticPowerModeResponse, Eid, EntityStatusResponse, FurtherAction, Gid, HeaderPolicy,
+    LogicalAddress, Message, NodeType, PowerMode, ProtocolVersion, RoutingActivationRequest,
+    RoutingActivationResponse, RoutingActivationResponseCode as Code, SyncStatus,
+    VehicleAnnouncement, Vin,
+};
+use doip_transport::{Event, EventLoop, Handle, ListenOptions, UdpOptions};
+
+use crate::config::{Faults, SimConfig, ms};
+use crate::uds::{Responder, UdsHandler, UdsReply};
+use crate::{Error, SimEvent};
+
+/// The configuration, checked and typed.
+struct Settings {
+    vin: Vin,
+    address: LogicalAddress,
+    eid: Eid,
+    gid: Gid,
+    further_action: FurtherAction,
+    sync_status: Option<SyncStatus>,
+    version: ProtocolVersion,
+    node_type: NodeType,
+    max_sockets: u8,
+    max_data_size: u32,
+    power_mode: PowerMode,
+    known_testers: Vec<(u16, u16)>,
+    activation_types: Vec<u8>,
+    tls_required_types: Vec<u8>,
+    authentication_key: Option<[u8; 4]>,
+    confirmation: Option<(Duration, bool)>,
+    functional_address: LogicalAddress,
+    initial_inactivity: Duration,
+    general_inactivity: Duration,
+    alive_check: Duration,
+    announce_wait_max: Duration,
+    faults: Faults,
+    faults_by_tester: BTreeMap<u16, Faults>,
+}
+
+fn parse<T: std::str::FromStr>(what: &str, text: &str) -> Result<T, Error> {
+    text.parse().map_err(|_| Error::Config(format!("invalid {what}: {text:?}")))
+}
+
+fn hex_bytes(what: &str, text: &str) -> Result<Vec<u8>, Error> {
+    if let Some(ascii) = text.strip_prefix("ascii:") {
+        return Ok(ascii.as_bytes().to_vec());
+    }
+    let digits: Vec<u8> = text.bytes().filter(|b| !b.is_ascii_whitespace() && *b != b':').collect();
+    if !digits.len().is_multiple_of(2) || !digits.iter().all(u8::is_ascii_hexdigit) {
+        return Err(Error::Config(format!("invalid {what} (hex bytes or ascii:TEXT): {text:?}")));
+    }
+    Ok(digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap_or("00"), 16).unwrap_or(0))
+        .collect())
+}
+
+fn address(what: &str, text: &str) -> Result<LogicalAddress, Error> {
+    parse(what, text)
+}
+
+impl Settings {
+    fn new(c: &SimConfig) -> Result<Self, Error> {
+        let id = &c.identity;
+        let ranges = c
+            .routing
+            .known_testers
+            .iter()
+            .map(|r| {
+                let (lo, hi) = r.split_once('-').unwrap_or((r, r));
+                Ok((address("tester range", lo.trim())?.0, address("tester range", hi.trim())?.0))
+            })
+            .collect::<Result<_, Error>>()?;
+        let authentication_key = match &c.routing.authentication_key {
+            Some(k) => Some(
+                <[u8; 4]>::try_from(hex_bytes("authentication key", k)?)
+                    .map_err(|_| Error::Config("the authentication key has 4 bytes".into()))?,
+            ),
+            None => None,
+        };
+        Ok(Self {
+            vin: parse("VIN", &id.vin)?,
+            address: address("logical address", &id.logical_address)?,
+            eid: parse("EID", &id.eid)?,
+            gid: parse("GID", &id.gid)?,
+            further_action: id.further_action.into(),
+            sync_status: id.sync_status.map(SyncStatus::from),
+            version: id.protocol_version.into(),
+            node_type: match id.node_type.as_str() {
+                "gateway" => NodeType::Gateway,
+                "node" => NodeType::Node,
+                other => {
+                    return Err(Error::Config(format!(
+                        "node_type is gateway or node, not {other:?}"
+                    )));
+                }
+            },
+            max_sockets: id.max_sockets,
+            max_data_size: id.max_data_size,
+            power_mode: id.power_mode.into(),
+            known_testers: ranges,
+            activation_types: c.routing.activation_types.clone(),
+            tls_required_types: c.routing.tls_required_types.clone(),
+            authentication_key,
+            confirmation: c.routing.confirmation.as_ref().map(|k| (ms(k.delay_ms), k.accept)),
+            functional_address: address("functional address", &c.routing.functional_address)?,
+            initial_inactivity: ms(c.timing.initial_inactivity_ms),
+            general_inactivity: ms(c.timing.general_inactivity_ms),
+            alive_check: ms(c.timing.alive_check_ms),
+            announce_wait_max: ms(c.timing.announce_wait_max_ms),
+            faults: c.faults.clone(),
+            faults_by_tester: c
+                .faults_by_tester
+                .iter()
+                .map(|(k, f)| Ok((address("tester address", k)?.0, f.clone())))
+                .collect::<Result<_, Error>>()?,
+        })
+    }
+
+    fn is_known_tester(&self, a: LogicalAddress) -> bool {
+        self.known_testers.iter().any(|&(lo, hi)| (lo..=hi).contains(&a.0))
+    }
+
+    fn announcement(&self) -> VehicleAnnouncement {
+        VehicleAnnouncement {
+            vin: self.vin,
+            logical_address: self.address,
+            eid: self.eid,
+            gid: self.gid,
+            further_action: self.further_action,
+            sync_status: self.sync_status,
+        }
+    }
+}
+
+/// One TCP_DATA socket's state (PROTOCOL.md §6).
+struct Socket {
+    peer: SocketAddr,
+    tls: bool,
+    /// The tester address registered on this socket.
+    source: Option<LogicalAddress>,
+    /// Routing active (registered and neither pending authentication nor confirmation).
+    active: bool,
+    confirmation_since: Option<Instant>,
+    last_activity: Instant,
+    received: u32,
+    faults: Faults,
+}
+
+/// A routing activation waiting for alive check answers.
+struct PendingActivation {
+    requester: Handle,
+    request: RoutingActivationRequest,
+    /// Sockets checked, and whether each answered.
+    checks: Vec<(Handle, bool)>,
+    /// `true`: the requester's address is active elsewhere (0x03 if that socket answers);
+    /// `false`: all sockets are taken (0x01 if all answer).
+    same_address: bool,
+}
+
+enum Timer {
+    Announce(u32),
+    InitialInactivity(Handle),
+    GeneralInactivity(Handle),
+    Decide(u64),
+    Send(Handle, Vec<u8>),
+    UdpAnswer(SocketAddr, Message<'static>),
+    AliveCheck(Handle),
+    Pending {
+        handle: Handle,
+        ecu: LogicalAddress,
+        tester: LogicalAddress,
+        left: u32,
+        interval: Duration,
+        response: Vec<u8>,
+    },
+    ResetOver,
+}
+
+/// Shared between the simulator thread and its [`SimHandle`].
+#[derive(Debug, Default)]
+struct Control {
+    stop: AtomicBool,
+    faults: Mutex<Option<(Option<LogicalAddress>, Faults)>>,
+}
+
+/// The simulated entity. Create it with [`Simulator::new`], then [`Simulator::run`] it on the
+/// current thread or [`Simulator::spawn`] it on its own.
+pub struct Simulator {
+    lp: EventLoop,
+    cfg: Settings,
+    tcp: Option<Handle>,
+    tcp_addr: SocketAddr,
+    tls: Option<(Handle, SocketAddr, Arc<doip_transport::rustls::ServerConfig>)>,
+    udp: Handle,
+    udp_addr: SocketAddr,
+    announce_to: Option<SocketAddr>,
+    announce_count: u32,
+    announce_interval: Duration,
+    sockets: HashMap<Handle, Socket>,
+    ecus: BTreeMap<u16, (String, Box<dyn UdsHandler>)>,
+    timers: HashMap<u64, Timer>,
+    next_timer: u64,
+    pending: HashMap<u64, PendingActivation>,
+    events: Option<mpsc::Sender<SimEvent>>,
+    control: Arc<Control>,
+}
+
+impl fmt::Debug for Simulator {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Simulator")
+            .field("tcp", &self.tcp_addr)
+            .field("udp", &self.udp_addr)
+            .field("sockets", &self.sockets.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A running simulator on its own thread; stops when dropped.
+#[derive(Debug)]
+pub struct SimHandle {
+    /// TCP_DATA address.
+    pub tcp: SocketAddr,
+    /// UDP_DISCOVERY address.
+    pub udp: SocketAddr,
+    /// TLS address, when TLS is configured.
+    pub tls: Option<SocketAddr>,
+    control: Arc<Control>,
+    waker: Arc<doip_transport::mio::Waker>,
+    thread: Option<JoinHandle<Result<(), Error>>>,
+}
+
+impl SimHandle {
+    /// Sets the faults of one tester's connections (`Some(address)`) or of all connections
+    /// (`None`), from now on.
+    pub fn set_faults(&self, tester: Option<LogicalAddress>, faults: Faults) {
+        *self.control.faults.lock().unwrap_or_else(PoisonError::into_inner) =
+            Some((tester, faults));
+        let _ = self.waker.wake();
+    }
+
+    /// Stops the simulator and waits for its thread.
+    ///
+    /// # Errors
+    /// The error the simulator stopped with, if any.
+    pub fn stop(mut self) -> Result<(), Error> {
+        self.halt()
+    }
+
+    fn halt(&mut self) -> Result<(), Error> {
+        self.control.stop.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+        match self.thread.take() {
+            Some(t) => t.join().unwrap_or(Err(Error::Config("simulator thread panicked".into()))),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        let _ = self.halt();
+    }
+}
+
+impl Simulator {
+    /// Binds the sockets and builds the ECUs of `config`.
+    ///
+    /// # Errors
+    /// An invalid configuration, unreadable TLS files, or a socket that cannot be bound.
+    pub fn new(config: &SimConfig) -> Result<Self, Error> {
+        let cfg = Settings::new(config)?;
+        let mut lp = EventLoop::new()?;
+        let listen = ListenOptions::default().version(cfg.version).policy(
+            HeaderPolicy::tcp()
+                .with_supported_versions(&[cfg.version])
+                .with_max_payload_length(cfg.max_data_size.saturating_add(4)),
+        );
+        let tcp = lp.listen(SocketAddr::new(config.bind, config.tcp_port), listen.clone())?;
+        let tcp_addr = lp.local_addr(tcp)?;
+        let tls = match &config.tls {
+            Some(files) => {
+                let server = Arc::new(crate::tls_config(files)?);
+                let h = lp
+                    .listen(SocketAddr::new(config.bind, files.port), listen.tls(server.clone()))?;
+                Some((h, lp.local_addr(h)?, server))
+            }
+            None => None,
+        };
+        let udp = lp.bind_udp(
+            UdpOptions::new(SocketAddr::new(config.bind, config.udp_port))
+                .reuse_address(true)
+                .broadcast(true)
+                .version(cfg.version)
+                .policy(HeaderPolicy::udp().with_supported_versions(&[cfg.version])),
+        )?;
+        let udp_addr = lp.local_addr(udp)?;
+        let mut ecus = BTreeMap::new();
+        for e in &config.ecus {
+            let mut r = Responder::new(cfg.vin.as_bytes())
+                .with_max_block_length(e.max_block_length)
+                .with_reset_time(ms(e.reset_ms));
+            for (did, value) in &e.dids {
+                r = r.with_did(address("DID", did)?.0, hex_bytes("DID value", value)?);
+            }
+            for (rid, result) in &e.routines {
+                r = r.with_routine(
+                    address("routine id", rid)?.0,
+                    hex_bytes("routine result", result)?,
+                );
+            }
+            for p in &e.pending {
+                r = r.with_pending(p.service, p.count, ms(p.interval_ms));
+            }
+            let handler: Box<dyn UdsHandler> = Box::new(r);
+            ecus.insert(address("ECU address", &e.logical_address)?.0, (e.name.clone(), handler));
+        }
+        let mut sim = Self {
+            lp,
+            cfg,
+            tcp: Some(tcp),
+            tcp_addr,
+            tls,
+            udp,
+            udp_addr,
+            announce_to: config.announce.to,
+            announce_count: config.announce.count,
+            announce_interval: ms(config.announce.interval_ms),
+            sockets: HashMap::new(),
+            ecus,
+            timers: HashMap::new(),
+            next_timer: 1,
+            pending: HashMap::new(),
+            events: None,
+            control: Arc::new(Control::default()),
+        };
+        if sim.announce_to.is_some() && sim.announce_count > 0 {
+            let wait = sim.random_wait();
+            sim.after(wait, Timer::Announce(0));
+        }
+        Ok(sim)
+    }
+
+    /// Replaces the UDS behaviour of the ECU at `address` (adding it if new).
+    pub fn set_ecu(&mut self, address: LogicalAddress, name: &str, handler: Box<dyn UdsHandler>) {
+        self.ecus.insert(address.0, (name.to_owned(), handler));
+    }
+
+    /// Sends every [`SimEvent`] to `sink` as it happens.
+    pub fn set_event_sink(&mut self, sink: mpsc::Sender<SimEvent>) {
+        self.events = Some(sink);
+    }
+
+    /// The TCP_DATA address.
+    #[must_use]
+    pub const fn tcp_addr(&self) -> SocketAddr {
+        self.tcp_addr
+    }
+
+    /// The UDP_DISCOVERY address.
+    #[must_use]
+    pub const fn udp_addr(&self) -> SocketAddr {
+        self.udp_addr
+    }
+
+    /// The TLS address, when configured.
+    #[must_use]
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls.as_ref().map(|t| t.1)
+    }
+
+    /// One line per fact of the identity and every address, for start-up output.
+    #[must_use]
+    pub fn describe(&self) -> Vec<String> {
+        let c = &self.cfg;
+        let mut lines = vec![
+            format!(
+                "DoIP entity {} ({}), VIN {}, EID {}, GID {}, protocol version {:#04x}",
+                c.address,
+                c.node_type,
+                c.vin,
+                c.eid,
+                c.gid,
+                c.version.value()
+            ),
+            format!("TCP_DATA on {}, UDP_DISCOVERY on {}", self.tcp_addr, self.udp_addr),
+        ];
+        if let Some((_, addr, _)) = &self.tls {
+            lines.push(format!("TLS on {addr}"));
+        }
+        for (address, (name, _)) in &self.ecus {
+            lines.push(format!("ECU {} {name}", LogicalAddress(*address)));
+        }
+        lines.push(format!("functional address {}", c.functional_address));
+        lines
+    }
+
+    /// Runs on a new thread until the handle is stopped or dropped.
+    ///
+    /// # Errors
+    /// When the thread cannot be started.
+    pub fn spawn(mut self) -> Result<SimHandle, Error> {
+        let (control, waker) = (self.control.clone(), self.lp.waker());
+        let (tcp, udp, tls) = (self.tcp_addr, self.udp_addr, self.tls_addr());
+        let thread = std::thread::Builder::new()
+            .name("doip-sim".into())
+            .spawn(move || self.run())
+            .map_err(|e| Error::Transport(doip_transport::Error::Io { peer: None, source: e }))?;
+        Ok(SimHandle { tcp, udp, tls, control, waker, thread: Some(thread) })
+    }
+
+    /// Runs on this thread until stopped through a [`SimHandle`] (never, when run directly:
+    /// a command-line simulator runs until the process is interrupted).
+    ///
+    /// # Errors
+    /// When the event loop fails.
+    pub fn run(&mut self) -> Result<(), Error> {
+        while !self.control.stop.load(Ordering::SeqCst) {
+            self.lp.poll(Some(Duration::from_millis(200)))?;
+            let update = self.control.faults.lock().unwrap_or_else(PoisonError::into_inner).take();
+            if let Some((tester, faults)) = update {
+                self.apply_faults(tester, &faults);
+            }
+            while let Some(event) = self.lp.next_event() {
+                self.on_event(event);
+            }
+        }
+        Ok(())
+    }
+
+    fn apply_faults(&mut self, tester: Option<LogicalAddress>, faults: &Faults) {
+        match tester {
+            Some(t) => {
+                self.cfg.faults_by_tester.insert(t.0, faults.clone());
+            }
+            None => self.cfg.faults = faults.clone(),
+        }
+        let handles: Vec<Handle> = self
+            .sockets
+            .iter()
+            .filter(|(_, s)| tester.is_none() || s.source == tester)
+            .map(|(h, _)| *h)
+            .collect();
+        for h in handles {
+            self.set_socket_faults(h, faults.clone());
+        }
+    }
+
+    fn set_socket_faults(&mut self, h: Handle, faults: Faults) {
+        let chunk = faults.one_byte_segments.then_some(1);
+        let _ = self.lp.set_write_chunk(h, chunk);
+        if let Some(s) = self.sockets.get_mut(&h) {
+            s.faults = faults;
+        }
+    }
+
+    fn emit(&self, event: SimEvent) {
+        log::info!("{event}");
+        if let Some(sink) = &self.events {
+            let _ = sink.send(event);
+        }
+    }
+
+    fn random_wait(&self) -> Duration {
+        let max = u64::try_from(self.cfg.announce_wait_max.as_millis()).unwrap_or(u64::MAX);
+        if max == 0 { Duration::ZERO } else { Duration::from_millis(fastrand::u64(0..=max)) }
+    }
+
+    fn after(&mut self, delay: Duration, timer: Timer) {
+        let id = self.next_timer;
+        self.next_timer += 1;
+        self.timers.insert(id, timer);
+        self.lp.set_timer(None, Instant::now() + delay, id);
+    }
+
+    fn send<'m>(&mut self, h: Handle, message: impl Into<Message<'m>>) {
+        if let Err(e) = self.lp.send(h, &message.into()) {
+            log::warn!("send to {h} failed: {e}");
+        }
+    }
+
+    fn close(&mut self, h: Handle, why: &str) {
+        if let Some(s) = self.sockets.remove(&h) {
+            self.lp.close(h);
+            self.emit(SimEvent::Closed { peer: s.peer, reason: why.to_owned() });
+        }
+    }
+
+    fn on_event(&mut self, event: Event) {
+        match event {
+            Event::Accepted { handle, peer, listener } => self.accepted(handle, peer, listener),
+            Event::Message { handle, frame } => self.message(handle, frame.message),
+            Event::Datagram { from, frame, .. } => self.datagram(from, &frame.message),
+            Event::Refused { handle, from, error } => {
+                self.emit(SimEvent::Refused { peer: from, error: error.to_string() });
+                if error.closes_connection() {
+                    self.sockets.remove(&handle);
+                }
+            }
+            Event::Disconnected { handle, error, .. } => {
+                if let Some(s) = self.sockets.remove(&handle) {
+                    self.emit(SimEvent::Closed { peer: s.peer, reason: error.to_string() });
+                }
+            }
+            Event::Timer { id, .. } => {
+                if let Some(timer) = self.timers.remove(&id) {
+                    self.timer(timer);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn accepted(&mut self, h: Handle, peer: SocketAddr, listener: Handle) {
+        let tls = self.tls.as_ref().is_some_and(|t| t.0 == listener);
+        let faults = self.cfg.faults.clone();
+        self.sockets.insert(
+            h,
+            Socket {
+                peer,
+                tls,
+                source: None,
+                active: false,
+                confirmation_since: None,
+                last_activity: Instant::now(),
+                received: 0,
+                faults: Faults::default(),
+            },
+        );
+        self.set_socket_faults(h, faults);
+        self.after(self.cfg.initial_inactivity, Timer::InitialInactivity(h));
+        self.emit(SimEvent::Connected { peer, tls });
+    }
+
+    fn message(&mut self, h: Handle, message: Message<'static>) {
+        let Some(s) = self.sockets.get_mut(&h) else { return };
+        s.last_activity = Instant::now();
+        s.received += 1;
+        let limit = s.faults.close_after_messages;
+        let received = s.received;
+        match message {
+            Message::RoutingActivationRequest(r) => self.activation(h, r),
+            Message::AliveCheckResponse(_) => self.alive(h),
+            Message::AliveCheckRequest(_) => {
+                // Not in the spec's direction, but testers such as doipclient ask it.
+                let me = self.cfg.address;
+                self.send(h, AliveCheckResponse::new(me));
+            }
+            Message::EntityStatusRequest(_) => {
+                let status = self.entity_status();
+                self.send(h, status);
+            }
+            Message::DiagnosticPowerModeRequest(_) => {
+                self.send(h, DiagnosticPowerModeResponse::new(self.cfg.power_mode));
+            }
+            Message::DiagnosticMessage(m) => self.diagnostic(h, &m),
+            other => log::debug!("{h}: ignoring {other}"),
+        }
+        if limit.is_some_and(|n| received >= n) {
+            self.close(h, "fault: close after N messages");
+        }
+    }
+
+    fn entity_status(&self) -> Message<'static> {
+        EntityStatusResponse {
+            node_type: self.cfg.node_type,
+            max_open_sockets: self.cfg.max_sockets,
+            currently_open_sockets: u8::try_from(self.sockets.len()).unwrap_or(u8::MAX),
+            max_data_size: Some(self.cfg.max_data_size),
+        }
+        .into()
+    }
+
+    fn respond(&mut self, h: Handle, tester: LogicalAddress, code: Code) {
+        let me = self.cfg.address;
+        self.send(h, RoutingActivationResponse::new(tester, me, code));
+        if let Some(peer) = self.sockets.get(&h).map(|s| s.peer) {
+            self.emit(SimEvent::Activation { peer, tester, code });
+        }
+        if code.closes_socket() {
+            self.close(h, "routing activation denied");
+        }
+    }
+
+    /// Routing activation handling, in the order of PROTOCOL.md §6.
+    fn activation(&mut self, h: Handle, request: RoutingActivationRequest) {
+        let sa = request.source_address;
+        let Some(s) = self.sockets.get(&h) else { return };
+        if !self.cfg.is_known_tester(sa) {
+            return self.respond(h, sa, Code::UnknownSourceAddress);
+        }
+        let kind = request.activation_type.value();
+        if !self.cfg.activation_types.contains(&kind) {
+            return self.respond(h, sa, Code::UnsupportedActivationType);
+        }
+        if self.cfg.tls_required_types.contains(&kind) && !s.tls {
+            return self.respond(h, sa, Code::TlsRequired);
+        }
+        match s.source {
+            Some(registered) if registered != sa => {
+                return self.respond(h, sa, Code::SourceAddressMismatch);
+            }
+            Some(_) if s.active => return self.respond(h, sa, Code::Success),
+            _ => {}
+        }
+        let elsewhere: Vec<Handle> = self
+            .sockets
+            .iter()
+            .filter(|(other, o)| **other != h && o.source == Some(sa))
+            .map(|(o, _)| *o)
+            .collect();
+        let registered: Vec<Handle> = self
+            .sockets
+            .iter()
+            .filter(|(other, o)| **other != h && o.source.is_some())
+            .map(|(o, _)| *o)
+            .collect();
+        if !elsewhere.is_empty() {
+            self.check_alive(h, request, elsewhere, true);
+        } else if registered.len() >= usize::from(self.cfg.max_sockets) {
+            self.check_alive(h, request, registered, false);
+        } else {
+            self.register(h, request);
+        }
+    }
+
+    fn check_alive(
+        &mut self,
+        requester: Handle,
+        request: RoutingActivationRequest,
+        sockets: Vec<Handle>,
+        same_address: bool,
+    ) {
+        for &s in &sockets {
+            self.send(s, AliveCheckRequest);
+        }
+        let id = self.next_timer;
+        self.pending.insert(
+            id,
+            PendingActivation {
+                requester,
+                request,
+                checks: sockets.into_iter().map(|s| (s, false)).collect(),
+                same_address,
+            },
+        );
+        self.after(self.cfg.alive_check, Timer::Decide(id));
+    }
+
+    fn alive(&mut self, h: Handle) {
+        let mut done = Vec::new();
+        for (id, p) in &mut self.pending {
+            for check in &mut p.checks {
+                if check.0 == h {
+                    check.1 = true;
+                }
+            }
+            if p.checks.iter().all(|c| c.1) {
+                done.push(*id);
+            }
+        }
+        for id in done {
+            self.decide(id);
+        }
+    }
+
+    /// Settles an activation that waited for alive checks (all answered, or time is up).
+    fn decide(&mut self, id: u64) {
+        let Some(p) = self.pending.remove(&id) else { return };
+        let sa = p.request.source_address;
+        let silent: Vec<Handle> = p.checks.iter().filter(|c| !c.1).map(|c| c.0).collect();
+        if silent.is_empty() {
+            let code = if p.same_address {
+                Code::SourceAddressAlreadyActive
+            } else {
+                Code::AllSocketsRegistered
+            };
+            return self.respond(p.requester, sa, code);
+        }
+        for s in silent {
+            self.close(s, "no answer to the alive check");
+        }
+        self.register(p.requester, p.request);
+    }
+
+    /// Registers the tester on the socket: authentication, confirmation, then activation.
+    fn register(&mut self, h: Handle, request: RoutingActivationRequest) {
+        let sa = request.source_address;
+        let key = self.cfg.authentication_key;
+        let confirmation = self.cfg.confirmation;
+        let Some(s) = self.sockets.get_mut(&h) else { return };
+        s.source = Some(sa);
+        if key.is_some() && request.oem_specific != key {
+            s.active = false;
+            return self.respond(h, sa, Code::MissingAuthentication);
+        }
+        if let Some((delay, accept)) = confirmation {
+            let since = *s.confirmation_since.get_or_insert_with(Instant::now);
+            if since.elapsed() < delay {
+                return self.respond(h, sa, Code::ConfirmationRequired);
+            }
+            if !accept {
+                return self.respond(h, sa, Code::RejectedConfirmation);
+            }
+        }
+        s.active = true;
+        let faults = self.cfg.faults_by_tester.get(&sa.0).cloned();
+        let interval = faults.as_ref().unwrap_or(&s.faults).alive_check_interval_ms;
+        if let Some(f) = faults {
+            self.set_socket_faults(h, f);
+        }
+        self.respond(h, sa, Code::Success);
+        self.after(self.cfg.general_inactivity, Timer::GeneralInactivity(h));
+        if let Some(every) = interval {
+            self.after(ms(every), Timer::AliveCheck(h));
+        }
+    }
+
+    fn diagnostic(&mut self, h: Handle, m: &DiagnosticMessage<'_>) {
+        let Some(s) = self.sockets.get(&h) else { return };
+        let (active, registered, faults, peer) = (s.active, s.source, s.faults.clone(), s.peer);
+        let nack = |code| Message::from(DiagnosticMessageNegativeAck::new(m, code));
+        if !active || registered != Some(m.source_address) {
+            self.send(h, nack(DiagnosticNackCode::InvalidSourceAddress));
+            return self.close(h, "diagnostic message from an unregistered source address");
+        }
+        let ta = m.target_address;
+        let targets: Vec<u16> = if ta == self.cfg.functional_address {
+            self.ecus.keys().copied().collect()
+        } else if self.ecus.contains_key(&ta.0) {
+            vec![ta.0]
+        } else {
+            return self.send(h, nack(DiagnosticNackCode::UnknownTargetAddress));
+        };
+        if m.user_data.len() > self.cfg.max_data_size as usize {
+            return self.send(h, nack(DiagnosticNackCode::DiagnosticMessageTooLarge));
+        }
+        self.emit(SimEvent::Request {
+            peer,
+            source: m.source_address,
+            target: ta,
+            data: m.user_data.to_vec(),
+        });
+        if !faults.drop_ack {
+            let ack = Message::from(DiagnosticMessagePositiveAck::new(
+                m,
+                DiagnosticAckCode::Acknowledged,
+            ));
+            self.deliver(h, ack, faults.ack_delay_ms);
+        }
+        for target in targets {
+            let Some((_, ecu)) = self.ecus.get_mut(&target) else { continue };
+            let reply = ecu.handle(&m.user_data);
+            self.reply(h, LogicalAddress(target), m.source_address, reply, &faults);
+        }
+    }
+
+    /// Sends now, or after `delay_ms` (fault injection).
+    fn deliver(&mut self, h: Handle, message: Message<'_>, delay_ms: u64) {
+        if delay_ms == 0 {
+            self.send(h, message);
+        } else if let Ok(bytes) = message.to_bytes(self.cfg.version) {
+            self.after(ms(delay_ms), Timer::Send(h, bytes));
+        }
+    }
+
+    fn reply(
+        &mut self,
+        h: Handle,
+        ecu: LogicalAddress,
+        tester: LogicalAddress,
+        reply: UdsReply,
+        faults: &Faults,
+    ) {
+        let response = match reply {
+            UdsReply::Respond(r) => r,
+            UdsReply::Pending { count, interval, response } => {
+                let pending =
+                    vec![0x7F, response.first().map_or(0, |s| s.wrapping_sub(0x40)), 0x78];
+                self.send(h, DiagnosticMessage::new(ecu, tester, pending));
+                let left = count.saturating_sub(1);
+                self.after(
+                    interval,
+                    Timer::Pending { handle: h, ecu, tester, left, interval, response },
+                );
+                return;
+            }
+            UdsReply::Reset { response, unavailable } => {
+                self.send(h, DiagnosticMessage::new(ecu, tester, response));
+                return self.reset(unavailable);
+            }
+            _ => return,
+        };
+        if faults.drop_response {
+            return;
+        }
+        if faults.malformed_header || faults.hostile_length {
+            let bytes = if faults.hostile_length {
+                vec![
+                    self.cfg.version.value(),
+                    self.cfg.version.inverse(),
+                    0x80,
+                    0x01,
+                    0xFF,
+                    0xFF,
+                    0xFF,
+                    0xFF,
+                ]
+            } else {
+                vec![
+                    self.cfg.version.value(),
+                    self.cfg.version.value(),
+                    0x80,
+                    0x01,
+                    0,
+                    0,
+                    0,
+                    4,
+                    0,
+                    0,
+                    0,
+                    0,
+                ]
+            };
+            let _ = self.lp.send_raw(h, bytes);
+            return;
+        }
+        if let Some(peer) = self.sockets.get(&h).map(|s| s.peer) {
+            self.emit(SimEvent::Response { peer, source: ecu, data: response.clone() });
+        }
+        self.deliver(
+            h,
+            DiagnosticMessage::new(ecu, tester, response).into(),
+            faults.response_delay_ms,
+        );
+    }
+
+    /// ECUReset: flush the answer, drop every TCP connection, refuse new ones for a while.
+    fn reset(&mut self, unavailable: Duration) {
+        self.emit(SimEvent::Reset { unavailable });
+        let handles: Vec<Handle> = self.sockets.keys().copied().collect();
+        for h in handles {
+            self.close(h, "ECU reset");
+        }
+        if let Some(l) = self.tcp.take() {
+            self.lp.close(l);
+        }
+        self.after(unavailable, Timer::ResetOver);
+    }
+
+    fn datagram(&mut self, from: SocketAddr, message: &Message<'_>) {
+        let answer: Option<Message<'static>> = match message {
+            Message::VehicleIdentificationRequest(_) => Some(self.cfg.announcement().into()),
+            Message::VehicleIdentificationRequestWithEid(r) => {
+                (r.eid == self.cfg.eid).then(|| self.cfg.announcement().into())
+            }
+            Message::VehicleIdentificationRequestWithVin(r) => {
+                (r.vin == self.cfg.vin).then(|| self.cfg.announcement().into())
+            }
+            Message::EntityStatusRequest(_) => Some(self.entity_status()),
+            Message::DiagnosticPowerModeRequest(_) => {
+                Some(DiagnosticPowerModeResponse::new(self.cfg.power_mode).into())
+            }
+            _ => None,
+        };
+        self.emit(SimEvent::Datagram {
+            peer: from,
+            request: message.to_string(),
+            answered: answer.is_some(),
+        });
+        if let Some(answer) = answer {
+            let wait = if matches!(answer, Message::VehicleAnnouncement(_)) {
+                self.random_wait()
+            } else {
+                Duration::ZERO
+            };
+            if wait.is_zero() {
+                self.udp_send(from, &answer);
+            } else {
+                self.after(wait, Timer::UdpAnswer(from, answer));
+            }
+        }
+    }
+
+    fn udp_send(&mut self, to: SocketAddr, message: &Message<'_>) {
+        if let Err(e) = self.lp.send_to(self.udp, to, message) {
+            log::warn!("UDP send to {to} failed: {e}");
+        }
+    }
+
+    fn timer(&mut self, timer: Timer) {
+        match timer {
+            Timer::Announce(n) => {
+                if let Some(to) = self.announce_to {
+                    let a: Message<'_> = self.cfg.announcement().into();
+                    self.udp_send(to, &a);
+                }
+                if n + 1 < self.announce_count {
+                    self.after(self.announce_interval, Timer::Announce(n + 1));
+                }
+            }
+            Timer::InitialInactivity(h) => {
+                if self.sockets.get(&h).is_some_and(|s| !s.active) {
+                    self.close(h, "no routing activation (initial inactivity timer)");
+                }
+            }
+            Timer::GeneralInactivity(h) => {
+                if let Some(idle) = self.sockets.get(&h).map(|s| s.last_activity.elapsed()) {
+                    if idle >= self.cfg.general_inactivity {
+                        self.close(h, "idle (general inactivity timer)");
+                    } else {
+                        self.after(
+                            self.cfg.general_inactivity.saturating_sub(idle),
+                            Timer::GeneralInactivity(h),
+                        );
+                    }
+                }
+            }
+            Timer::Decide(id) => self.decide(id),
+            Timer::Send(h, bytes) => {
+                if self.sockets.contains_key(&h) {
+                    let _ = self.lp.send_raw(h, bytes);
+                }
+            }
+            Timer::UdpAnswer(to, message) => self.udp_send(to, &message),
+            Timer::AliveCheck(h) => {
+                if let Some(every) =
+                    self.sockets.get(&h).and_then(|s| s.faults.alive_check_interval_ms)
+                {
+                    self.send(h, AliveCheckRequest);
+                    self.after(ms(every), Timer::AliveCheck(h));
+                }
+            }
+            Timer::Pending { handle, ecu, tester, left, interval, response } => {
+                if !self.sockets.contains_key(&handle) {
+                    return;
+                }
+                if left == 0 {
+                    let faults =
+                        self.sockets.get(&handle).map(|s| s.faults.clone()).unwrap_or_default();
+                    return self.reply(handle, ecu, tester, UdsReply::Respond(response), &faults);
+                }
+                let sid = response.first().map_or(0, |s| s.wrapping_sub(0x40));
+                self.send(handle, DiagnosticMessage::new(ecu, tester, vec![0x7F, sid, 0x78]));
+                self.after(
+                    interval,
+                    Timer::Pending { handle, ecu, tester, left: left - 1, interval, response },
+                );
+            }
+            Timer::ResetOver => {
+                let options = ListenOptions::default().version(self.cfg.version).policy(
+                    HeaderPolicy::tcp()
+                        .with_supported_versions(&[self.cfg.version])
+                        .with_max_payload_length(self.cfg.max_data_size.saturating_add(4)),
+                );
+                match self.lp.listen(self.tcp_addr, options) {
+                    Ok(l) => {
+                        self.tcp = Some(l);
+                        self.emit(SimEvent::Available);
+                    }
+                    Err(e) => {
+                        log::warn!("re-listening after reset failed ({e}); retrying");
+                        self.after(Duration::from_millis(100), Timer::ResetOver);
+                    }
+                }
+            }
+        }
+    }
+}
