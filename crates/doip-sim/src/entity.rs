@@ -67,6 +67,13 @@ fn hex_bytes(what: &str, text: &str) -> Result<Vec<u8>, Error> {
         .collect())
 }
 
+/// The largest payload the TCP header check accepts (NACK 0x02 above it): the receive buffer,
+/// at least the default 4 MiB. Diagnostic messages above `max_data_size` but within it get
+/// the diagnostic NACK 0x04 instead, as the spec distinguishes the two.
+fn header_limit(max_data_size: u32) -> u32 {
+    max_data_size.saturating_add(4).max(doip_proto::DEFAULT_MAX_PAYLOAD_LENGTH)
+}
+
 fn address(what: &str, text: &str) -> Result<LogicalAddress, Error> {
     parse(what, text)
 }
@@ -286,7 +293,7 @@ impl Simulator {
         let listen = ListenOptions::default().version(cfg.version).policy(
             HeaderPolicy::tcp()
                 .with_supported_versions(&[cfg.version])
-                .with_max_payload_length(cfg.max_data_size.saturating_add(4)),
+                .with_max_payload_length(header_limit(cfg.max_data_size)),
         );
         let tcp = lp.listen(SocketAddr::new(config.bind, config.tcp_port), listen.clone())?;
         let tcp_addr = lp.local_addr(tcp)?;
@@ -963,7 +970,7 @@ impl Simulator {
                 let options = ListenOptions::default().version(self.cfg.version).policy(
                     HeaderPolicy::tcp()
                         .with_supported_versions(&[self.cfg.version])
-                        .with_max_payload_length(self.cfg.max_data_size.saturating_add(4)),
+                        .with_max_payload_length(header_limit(self.cfg.max_data_size)),
                 );
                 match self.lp.listen(self.tcp_addr, options) {
                     Ok(l) => {
