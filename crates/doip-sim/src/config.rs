@@ -324,3 +324,15 @@ impl SimConfig {
 pub(crate) const fn ms(v: u64) -> Duration {
     Duration::from_millis(v)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::SimConfig;
+
+    /// The shipped example documents the defaults: it must stay equal to them.
+    #[test]
+    fn the_example_file_is_the_default_configuration() {
+        let example = SimConfig::from_toml(include_str!("../ecu.toml")).unwrap();
+        assert_eq!(example, SimConfig::default());
+    }
+}
