@@ -3,6 +3,7 @@
 //! - `ci`: every check `.ci/run` relies on, in order, stopping at the first failure.
 //! - `fuzz`: runs each cargo-fuzz target for a while and reports executions per second.
 //! - `bench`: runs the criterion benchmarks and prints the side-by-side ratios.
+//! - `interop`: Python's doipclient and udsoncan against `doip sim`.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -12,6 +13,7 @@ use clap::{Parser, Subcommand};
 
 mod bench;
 mod fuzz;
+mod interop;
 
 #[derive(Parser)]
 #[command(about = "doip-rs project automation")]
@@ -22,7 +24,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// fmt, clippy, tests, docs, dependency checks and a short fuzz smoke.
+    /// fmt, clippy, tests, docs, dependency checks, Python interop and a short fuzz smoke.
     Ci {
         /// Skip `cargo test --workspace` (when the caller has just run it).
         #[arg(long)]
@@ -40,6 +42,8 @@ enum Cmd {
         #[arg(long, default_value_t = 60)]
         seconds: u64,
     },
+    /// Python doipclient and udsoncan against `doip sim` (needs python3 and PyPI).
+    Interop,
     /// Run the benchmarks and print ratios against their baselines.
     Bench {
         /// Extra arguments for criterion (e.g. a filter).
@@ -54,6 +58,7 @@ fn main() -> Result<()> {
         Cmd::Ci { skip_tests, fuzz_seconds } => ci(skip_tests, fuzz_seconds),
         Cmd::Fuzz { target, seconds } => fuzz::run(target.as_deref(), seconds),
         Cmd::Bench { args } => bench::run(&args),
+        Cmd::Interop => interop::run_interop(),
     }
 }
 
@@ -101,6 +106,7 @@ fn ci(skip_tests: bool, fuzz_seconds: u64) -> Result<()> {
     cargo(&["build", "-p", "doip-proto", "--no-default-features"])?;
     check_proto_dependencies()?;
     deny()?;
+    interop::run_interop()?;
     if fuzz_seconds > 0 {
         fuzz::run(None, fuzz_seconds)?;
     }
