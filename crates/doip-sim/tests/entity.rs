@@ -601,3 +601,22 @@ fn toml_configuration() {
     assert!(SimConfig::from_toml("unknown_field = 1").is_err());
     assert!(Simulator::new(&SimConfig::from_toml("[identity]\nvin = \"short\"").unwrap()).is_err());
 }
+
+/// Users plug their own ECU behaviour in through `UdsHandler`.
+#[test]
+fn a_custom_uds_handler_answers() {
+    struct Echo;
+    impl doip_sim::UdsHandler for Echo {
+        fn handle(&mut self, request: &[u8]) -> doip_sim::UdsReply {
+            doip_sim::UdsReply::Respond([&[request[0] + 0x40][..], &request[1..]].concat())
+        }
+    }
+    let mut sim = Simulator::new(&SimConfig::for_tests()).unwrap();
+    sim.set_ecu(LogicalAddress(0x4020), "echo", Box::new(Echo));
+    let sim = sim.spawn().unwrap();
+    let (mut t, h) = tester(&sim, false);
+    assert_eq!(
+        uds(&mut t, h, LogicalAddress(0x4020), &[0x2E, 0x01, 0x02, 0x03]),
+        [0x6E, 0x01, 0x02, 0x03]
+    );
+}
