@@ -136,6 +136,15 @@ impl Settings {
         })
     }
 
+    /// How the TCP and TLS listeners check what testers send.
+    fn listen_options(&self) -> ListenOptions {
+        ListenOptions::default().version(self.version).policy(
+            HeaderPolicy::tcp()
+                .with_supported_versions(&[self.version])
+                .with_max_payload_length(header_limit(self.max_data_size)),
+        )
+    }
+
     fn is_known_tester(&self, a: LogicalAddress) -> bool {
         self.known_testers.iter().any(|&(lo, hi)| (lo..=hi).contains(&a.0))
     }
@@ -290,11 +299,7 @@ impl Simulator {
     pub fn new(config: &SimConfig) -> Result<Self, Error> {
         let cfg = Settings::new(config)?;
         let mut lp = EventLoop::new()?;
-        let listen = ListenOptions::default().version(cfg.version).policy(
-            HeaderPolicy::tcp()
-                .with_supported_versions(&[cfg.version])
-                .with_max_payload_length(header_limit(cfg.max_data_size)),
-        );
+        let listen = cfg.listen_options();
         let tcp = lp.listen(SocketAddr::new(config.bind, config.tcp_port), listen.clone())?;
         let tcp_addr = lp.local_addr(tcp)?;
         let tls = match &config.tls {
@@ -967,11 +972,7 @@ impl Simulator {
                 );
             }
             Timer::ResetOver => {
-                let options = ListenOptions::default().version(self.cfg.version).policy(
-                    HeaderPolicy::tcp()
-                        .with_supported_versions(&[self.cfg.version])
-                        .with_max_payload_length(header_limit(self.cfg.max_data_size)),
-                );
+                let options = self.cfg.listen_options();
                 match self.lp.listen(self.tcp_addr, options) {
                     Ok(l) => {
                         self.tcp = Some(l);

@@ -196,14 +196,57 @@ pub struct TlsClient {
     pub server_name: ServerName<'static>,
 }
 
+/// What every TCP connection of an endpoint shares: the version it sends, the policy its
+/// received headers are checked with, and the bound on its send queue.
+#[derive(Clone, Debug)]
+pub(crate) struct Framing {
+    version: ProtocolVersion,
+    policy: HeaderPolicy,
+    max_queued_bytes: usize,
+}
+
+impl Framing {
+    fn new(policy: HeaderPolicy) -> Self {
+        Self { version: ProtocolVersion::default(), policy, max_queued_bytes: DEFAULT_QUEUE_LIMIT }
+    }
+
+    fn connection(&self, peer: SocketAddr, role: Role) -> Connection {
+        Connection::new(peer, role, self.version, self.policy.clone(), self.max_queued_bytes)
+    }
+}
+
+/// The [`Framing`] setters of [`ConnectOptions`] and [`ListenOptions`].
+macro_rules! framing_setters {
+    () => {
+        /// The protocol version of messages sent.
+        #[must_use]
+        pub const fn version(mut self, version: ProtocolVersion) -> Self {
+            self.framing.version = version;
+            self
+        }
+
+        /// Check received headers with `policy`.
+        #[must_use]
+        pub fn policy(mut self, policy: HeaderPolicy) -> Self {
+            self.framing.policy = policy;
+            self
+        }
+
+        /// Bound on bytes queued for sending per connection.
+        #[must_use]
+        pub const fn max_queued_bytes(mut self, bytes: usize) -> Self {
+            self.framing.max_queued_bytes = bytes;
+            self
+        }
+    };
+}
+
 /// How a TCP connection is dialed (the tester role).
 #[derive(Clone, Debug)]
 pub struct ConnectOptions {
     pub(crate) connect_timeout: Duration,
     pub(crate) tls: Option<TlsClient>,
-    pub(crate) version: ProtocolVersion,
-    pub(crate) policy: HeaderPolicy,
-    pub(crate) max_queued_bytes: usize,
+    pub(crate) framing: Framing,
     pub(crate) reconnect: Option<ReconnectPolicy>,
     pub(crate) bind: Option<SocketAddr>,
     pub(crate) tester_address: LogicalAddress,
@@ -217,9 +260,7 @@ impl Default for ConnectOptions {
         Self {
             connect_timeout: Duration::from_secs(2),
             tls: None,
-            version: ProtocolVersion::default(),
-            policy: HeaderPolicy::tcp().with_unknown_payload_types(true),
-            max_queued_bytes: DEFAULT_QUEUE_LIMIT,
+            framing: Framing::new(HeaderPolicy::tcp().with_unknown_payload_types(true)),
             reconnect: None,
             bind: None,
             tester_address: LogicalAddress::DEFAULT_TESTER,
@@ -243,25 +284,13 @@ impl ConnectOptions {
         self
     }
 
-    /// The protocol version of messages sent.
-    #[must_use]
-    pub const fn version(mut self, version: ProtocolVersion) -> Self {
-        self.version = version;
-        self
-    }
+    framing_setters!();
 
-    /// Check received headers with `policy`.
-    #[must_use]
-    pub fn policy(mut self, policy: HeaderPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Bound on bytes queued for sending.
-    #[must_use]
-    pub const fn max_queued_bytes(mut self, bytes: usize) -> Self {
-        self.max_queued_bytes = bytes;
-        self
+    /// A fresh tester connection to `peer` with these options.
+    fn connection(&self, peer: SocketAddr) -> Connection {
+        let mut conn = self.framing.connection(peer, Role::Tester);
+        conn.set_tester_address(self.tester_address);
+        conn
     }
 
     /// Re-establish the connection when the peer closes it.
@@ -299,20 +328,13 @@ impl ConnectOptions {
 #[derive(Clone, Debug)]
 pub struct ListenOptions {
     pub(crate) tls: Option<Arc<ServerConfig>>,
-    pub(crate) version: ProtocolVersion,
-    pub(crate) policy: HeaderPolicy,
-    pub(crate) max_queued_bytes: usize,
+    pub(crate) framing: Framing,
 }
 
 impl Default for ListenOptions {
     /// Plain TCP, version 0x02, [`HeaderPolicy::tcp`] (reserved types answered with NACK 0x01).
     fn default() -> Self {
-        Self {
-            tls: None,
-            version: ProtocolVersion::default(),
-            policy: HeaderPolicy::tcp(),
-            max_queued_bytes: DEFAULT_QUEUE_LIMIT,
-        }
+        Self { tls: None, framing: Framing::new(HeaderPolicy::tcp()) }
     }
 }
 
@@ -324,26 +346,7 @@ impl ListenOptions {
         self
     }
 
-    /// The protocol version of messages sent.
-    #[must_use]
-    pub const fn version(mut self, version: ProtocolVersion) -> Self {
-        self.version = version;
-        self
-    }
-
-    /// Check received headers with `policy`.
-    #[must_use]
-    pub fn policy(mut self, policy: HeaderPolicy) -> Self {
-        self.policy = policy;
-        self
-    }
-
-    /// Bound on bytes queued for sending per connection.
-    #[must_use]
-    pub const fn max_queued_bytes(mut self, bytes: usize) -> Self {
-        self.max_queued_bytes = bytes;
-        self
-    }
+    framing_setters!();
 }
 
 #[derive(Debug)]
@@ -473,17 +476,9 @@ impl EventLoop {
     /// When no socket can be created or bound.
     pub fn connect(&mut self, peer: SocketAddr, options: ConnectOptions) -> Result<Handle> {
         let handle = self.new_handle();
-        let mut conn = Connection::new(
-            peer,
-            Role::Tester,
-            options.version,
-            options.policy.clone(),
-            options.max_queued_bytes,
-        );
-        conn.set_tester_address(options.tester_address);
         let stream = Stream {
             socket: None,
-            conn,
+            conn: options.connection(peer),
             tls: None,
             state: StreamState::Waiting,
             dial: Some(options),
@@ -1008,15 +1003,7 @@ impl EventLoop {
                 let unsent = s.conn.take_unsent();
                 s.held.extend(unsent);
                 let options = s.dial.clone().unwrap_or_default();
-                let mut conn = Connection::new(
-                    s.conn.peer(),
-                    Role::Tester,
-                    options.version,
-                    options.policy.clone(),
-                    options.max_queued_bytes,
-                );
-                conn.set_tester_address(options.tester_address);
-                s.conn = conn;
+                s.conn = options.connection(s.conn.peer());
                 s.attempt = next_attempt;
                 s.state = StreamState::Waiting;
                 log::info!("{handle} disconnected ({error}); reconnect attempt {next_attempt}");
@@ -1066,13 +1053,7 @@ impl EventLoop {
             {
                 continue;
             }
-            let conn = Connection::new(
-                peer,
-                Role::Entity,
-                options.version,
-                options.policy,
-                options.max_queued_bytes,
-            );
+            let conn = options.framing.connection(peer, Role::Entity);
             let (tls, state) = match &options.tls {
                 Some(config) => match rustls::ServerConnection::new(config.clone()) {
                     Ok(server) => (Some(server.into()), StreamState::Handshaking),
