@@ -521,30 +521,21 @@ fn fault_unsolicited_alive_checks() {
 
 #[test]
 fn fault_malformed_header_and_hostile_length() {
-    let (_sim, mut t, h) = faulty(Faults { malformed_header: true, ..Faults::default() });
-    t.send(h, &DiagnosticMessage::new(TESTER, GATEWAY, vec![0x3E, 0x00]).into()).unwrap();
-    assert!(matches!(
-        t.recv_frame(h, deadline()).unwrap().message,
-        Message::DiagnosticMessagePositiveAck(_)
-    ));
-    match t.recv_frame(h, deadline()) {
-        Err(Error::Protocol { source, .. }) => {
-            assert_eq!(source.nack_code().map(doip_proto::GenericNackCode::value), Some(0x00));
+    let cases = [
+        (Faults { malformed_header: true, ..Faults::default() }, 0x00),
+        (Faults { hostile_length: true, ..Faults::default() }, 0x02),
+    ];
+    for (faults, nack) in cases {
+        let (_sim, mut t, h) = faulty(faults);
+        t.send(h, &DiagnosticMessage::new(TESTER, GATEWAY, vec![0x3E, 0x00]).into()).unwrap();
+        let ack = t.recv_frame(h, deadline()).unwrap();
+        assert!(matches!(ack.message, Message::DiagnosticMessagePositiveAck(_)));
+        match t.recv_frame(h, deadline()) {
+            Err(Error::Protocol { source, .. }) => {
+                assert_eq!(source.nack_code().map(doip_proto::GenericNackCode::value), Some(nack));
+            }
+            other => panic!("expected a refused header, got {other:?}"),
         }
-        other => panic!("expected a refused header, got {other:?}"),
-    }
-
-    let (_sim, mut t, h) = faulty(Faults { hostile_length: true, ..Faults::default() });
-    t.send(h, &DiagnosticMessage::new(TESTER, GATEWAY, vec![0x3E, 0x00]).into()).unwrap();
-    assert!(matches!(
-        t.recv_frame(h, deadline()).unwrap().message,
-        Message::DiagnosticMessagePositiveAck(_)
-    ));
-    match t.recv_frame(h, deadline()) {
-        Err(Error::Protocol { source, .. }) => {
-            assert_eq!(source.nack_code().map(doip_proto::GenericNackCode::value), Some(0x02));
-        }
-        other => panic!("expected a refused header, got {other:?}"),
     }
 }
 
