@@ -254,7 +254,8 @@ impl Blocking {
 
     fn timeout(&mut self, handle: Handle, deadline: Instant, now: Instant) -> Error {
         let after = now.saturating_duration_since(deadline);
-        match self.with_loop(move |l| l.peer_addr(handle)) {
+        // A UDP endpoint has no peer: name its own address instead.
+        match self.with_loop(move |l| l.peer_addr(handle).or_else(|_| l.local_addr(handle))) {
             Ok(Ok(peer)) => Error::Timeout { peer, what: "a DoIP message", after },
             Ok(Err(e)) | Err(e) => e,
         }
