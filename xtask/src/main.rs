@@ -96,11 +96,14 @@ pub(crate) fn has(program: &str, args: &[&str]) -> bool {
 fn ci(skip_tests: bool, fuzz_seconds: u64) -> Result<()> {
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
+    // Optional features (doip-proto `arbitrary`, doip-client `ecu-diagnostics`) too.
+    cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
     if !skip_tests {
         cargo(&["test", "--workspace"])?;
     }
+    cargo(&["test", "-p", "doip-client", "--all-features"])?;
     run(Command::new("cargo")
-        .args(["doc", "--workspace", "--no-deps"])
+        .args(["doc", "--workspace", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;
     // doip-proto is no_std + alloc: it must build without its std feature.
     cargo(&["build", "-p", "doip-proto", "--no-default-features"])?;

@@ -579,6 +579,18 @@ impl Client {
         self.receive_from(None, Instant::now() + timeout).map(|(_, data)| data)
     }
 
+    /// The next UDS payload from `source` (any ECU when `None`), with its sender.
+    ///
+    /// # Errors
+    /// Timeouts and transport errors.
+    pub fn receive_diagnostic_from(
+        &mut self,
+        source: Option<LogicalAddress>,
+        timeout: Duration,
+    ) -> Result<(LogicalAddress, Vec<u8>)> {
+        self.receive_from(source, Instant::now() + timeout)
+    }
+
     fn receive_from(
         &mut self,
         source: Option<LogicalAddress>,

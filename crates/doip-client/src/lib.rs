@@ -25,7 +25,11 @@
 mod client;
 mod discovery;
 mod error;
+#[cfg(feature = "ecu-diagnostics")]
+mod uds_channel;
 
 pub use client::{Client, ClientBuilder, Counters, TCP_PORT, TransportKind};
 pub use discovery::{Discovery, Entity, await_vehicle_announcement, get_entity};
 pub use error::{Error, Result};
+#[cfg(feature = "ecu-diagnostics")]
+pub use uds_channel::DoipChannel;

@@ -267,3 +267,53 @@ fn connect_errors_are_typed() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn tls_with_a_generated_certificate() {
+    use std::sync::Arc;
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["ecu.doip.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("doip-client-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cert.pem"), cert.pem()).unwrap();
+    std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
+    let mut config = SimConfig::for_tests();
+    config.tls =
+        Some(doip_sim::TlsFiles { cert: dir.join("cert.pem"), key: dir.join("key.pem"), port: 0 });
+    let sim = start(&config);
+    let mut roots = doip_transport::rustls::RootCertStore::empty();
+    roots.add(cert.der().clone()).unwrap();
+    let tls = doip_transport::TlsClient {
+        config: Arc::new(doip_transport::tls::client_config(roots).unwrap()),
+        server_name: doip_transport::tls::server_name("ecu.doip.test").unwrap(),
+    };
+    let tls_port = sim.tls.unwrap().port();
+    let mut client = builder(&sim, ENGINE).tcp_port(tls_port).tls(tls).connect().unwrap();
+    assert_eq!(client.request(ENGINE, &[0x22, 0xF1, 0x90]).unwrap(), vin_answer());
+    // The verified default refuses a certificate it cannot chain to a root.
+    let other = doip_transport::TlsClient {
+        config: Arc::new(
+            doip_transport::tls::client_config(doip_transport::rustls::RootCertStore::empty())
+                .unwrap(),
+        ),
+        server_name: doip_transport::tls::server_name("ecu.doip.test").unwrap(),
+    };
+    assert!(matches!(
+        builder(&sim, ENGINE).tcp_port(tls_port).tls(other).connect(),
+        Err(Error::Transport(doip_transport::Error::Tls { .. }))
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn ipv6_loopback() {
+    let mut config = SimConfig::for_tests();
+    config.bind = "::1".parse().unwrap();
+    let sim = start(&config);
+    let mut client = builder(&sim, ENGINE).connect().unwrap();
+    assert_eq!(client.request(ENGINE, &[0x22, 0xF1, 0x90]).unwrap(), vin_answer());
+    assert_eq!(client.request_entity_status().unwrap().max_open_sockets, 4);
+}
