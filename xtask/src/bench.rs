@@ -41,6 +41,34 @@ const COMPARISONS: &[Comparison] = &[
         what: "request (14 B) -> ACK (13 B) + answer (14 B) over loopback, blocking",
         target: "at least 0.9x plain TCP",
     },
+    Comparison {
+        group: "uds_round_trip",
+        ours: "doip_client",
+        baseline: "std_tcp",
+        what: "UDS 3E 00 via doip-client + doip-sim vs plain TCP ping-pong, same sizes",
+        target: "at least 0.8x plain TCP",
+    },
+    Comparison {
+        group: "uds_round_trip",
+        ours: "doip_client_inline",
+        baseline: "std_tcp",
+        what: "the same, event loop on the caller's thread",
+        target: "(informative)",
+    },
+    Comparison {
+        group: "uds_round_trip",
+        ours: "doip_client_busy_poll",
+        baseline: "std_tcp",
+        what: "the same, low-latency busy-poll mode (1 ms spin)",
+        target: "at least 1.5x plain TCP",
+    },
+    Comparison {
+        group: "flash_16mib",
+        ours: "doip_client",
+        baseline: "std_tcp",
+        what: "16 MiB in 4093-byte TransferData blocks vs plain stop-and-wait TCP",
+        target: "at least 0.8x plain TCP",
+    },
 ];
 
 /// Criterion's estimate of one function: mean time per iteration (ns) and elements or

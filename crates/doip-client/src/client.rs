@@ -62,6 +62,7 @@ pub struct ClientBuilder {
     p2: Duration,
     p2_star: Duration,
     background: bool,
+    busy_poll: Duration,
 }
 
 impl ClientBuilder {
@@ -87,6 +88,7 @@ impl ClientBuilder {
             p2: timing::A_PROCESSING_TIME,
             p2_star: Duration::from_secs(5),
             background: true,
+            busy_poll: Duration::ZERO,
         }
     }
 
@@ -184,6 +186,17 @@ impl ClientBuilder {
         self
     }
 
+    /// Low-latency mode: the caller's thread runs the event loop and busy-polls for up to
+    /// `spin` before sleeping while it waits for an answer. Beats the scheduler's wake-up
+    /// latency at the price of a busy core; implies `background(false)` (alive checks are
+    /// then answered during calls only).
+    #[must_use]
+    pub const fn busy_poll(mut self, spin: Duration) -> Self {
+        self.busy_poll = spin;
+        self.background = false;
+        self
+    }
+
     /// Connects, and activates routing unless the activation type is `None`.
     ///
     /// # Errors
@@ -192,7 +205,8 @@ impl ClientBuilder {
         if !self.client_logical_address.is_tester() {
             return Err(Error::InvalidTesterAddress(self.client_logical_address));
         }
-        let transport = if self.background { Blocking::spawn()? } else { Blocking::new()? };
+        let mut transport = if self.background { Blocking::spawn()? } else { Blocking::new()? };
+        transport.set_busy_poll(self.busy_poll);
         let port = self.tcp_port.unwrap_or(if self.tls.is_some() {
             doip_transport::tls::TLS_PORT
         } else {

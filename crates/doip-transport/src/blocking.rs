@@ -2,13 +2,14 @@
 //! background thread that keeps the loop running so idle connections still answer alive
 //! checks.
 //!
-//! Both modes run the same loop: inline, `recv` polls it on the caller's thread; in the
-//! background, a thread polls it and hands events over, and every call is a closure run on
-//! that thread.
+//! Both modes run the same loop the same way. Inline, calls poll it on the caller's thread.
+//! In the background mode a thread polls it while the caller is idle; a call takes the loop
+//! over (the thread steps aside until the call ends), so a waiting caller is woken by the
+//! socket directly, with no hand-off between threads.
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -19,25 +20,69 @@ use mio::Waker;
 use crate::event_loop::{ConnectOptions, Event, EventLoop, Handle};
 use crate::{Error, Result, SendId};
 
-type Task = Box<dyn FnOnce(&mut EventLoop) + Send>;
-
-#[derive(Default)]
+/// What the caller and the background thread share.
 struct Shared {
-    tasks: VecDeque<Task>,
-    events: VecDeque<Event>,
-    stop: bool,
-    stopped: bool,
+    event_loop: Mutex<EventLoop>,
+    /// Events the thread took from the loop while the caller was away, oldest first.
+    events: Mutex<VecDeque<Event>>,
+    /// A caller wants the loop: the thread steps aside.
+    wanted: AtomicBool,
+    gate: Mutex<()>,
+    released: Condvar,
+    stop: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The loop, held by the caller for one call; handed back to the thread on drop.
+struct Held<'a> {
+    event_loop: MutexGuard<'a, EventLoop>,
+    shared: &'a Shared,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let _gate = lock(&self.shared.gate);
+        self.shared.wanted.store(false, Ordering::SeqCst);
+        self.shared.released.notify_all();
+    }
 }
 
 struct Background {
-    shared: Arc<(Mutex<Shared>, Condvar)>,
+    shared: Arc<Shared>,
     waker: Arc<Waker>,
     thread: Option<JoinHandle<()>>,
+}
+
+impl Background {
+    /// Takes the loop from the thread (interrupting its poll).
+    fn take(&self) -> Held<'_> {
+        self.shared.wanted.store(true, Ordering::SeqCst);
+        let _ = self.waker.wake();
+        Held { event_loop: lock(&self.shared.event_loop), shared: &self.shared }
+    }
 }
 
 enum Driver {
     Inline(Box<EventLoop>),
     Background(Background),
+}
+
+/// Polls once, busy-polling for up to `spin` first, and returns the events.
+fn poll_events(
+    event_loop: &mut EventLoop,
+    spin_until: Instant,
+    deadline: Instant,
+) -> Result<Vec<Event>> {
+    while event_loop.poll(Some(Duration::ZERO))? == 0 && Instant::now() < spin_until {
+        std::hint::spin_loop();
+    }
+    if !event_loop.has_events() {
+        event_loop.poll(Some(deadline.saturating_duration_since(Instant::now())))?;
+    }
+    Ok(std::iter::from_fn(|| event_loop.next_event()).collect())
 }
 
 /// Blocking access to DoIP endpoints, inline or with a background loop thread.
@@ -58,6 +103,8 @@ pub struct Blocking {
     driver: Driver,
     inboxes: HashMap<Handle, VecDeque<Event>>,
     unaddressed: VecDeque<Event>,
+    /// Inline mode: how long `recv` polls without sleeping before it blocks.
+    spin: Duration,
 }
 
 impl std::fmt::Debug for Blocking {
@@ -66,10 +113,6 @@ impl std::fmt::Debug for Blocking {
             .field("background", &matches!(self.driver, Driver::Background(_)))
             .finish_non_exhaustive()
     }
-}
-
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 impl Blocking {
@@ -87,13 +130,20 @@ impl Blocking {
     /// # Errors
     /// When the loop or the thread cannot be created.
     pub fn spawn() -> Result<Self> {
-        let mut event_loop = EventLoop::new()?;
+        let event_loop = EventLoop::new()?;
         let waker = event_loop.waker();
-        let shared = Arc::new((Mutex::new(Shared::default()), Condvar::new()));
+        let shared = Arc::new(Shared {
+            event_loop: Mutex::new(event_loop),
+            events: Mutex::new(VecDeque::new()),
+            wanted: AtomicBool::new(false),
+            gate: Mutex::new(()),
+            released: Condvar::new(),
+            stop: AtomicBool::new(false),
+        });
         let for_thread = shared.clone();
         let thread = std::thread::Builder::new()
             .name("doip-transport".into())
-            .spawn(move || run_background(&mut event_loop, &for_thread))
+            .spawn(move || run_background(&for_thread))
             .map_err(|e| Error::io(None, e))?;
         Ok(Self::from_driver(Driver::Background(Background {
             shared,
@@ -103,34 +153,42 @@ impl Blocking {
     }
 
     fn from_driver(driver: Driver) -> Self {
-        Self { driver, inboxes: HashMap::new(), unaddressed: VecDeque::new() }
+        Self { driver, inboxes: HashMap::new(), unaddressed: VecDeque::new(), spin: Duration::ZERO }
     }
 
-    /// Runs `f` on the event loop (on its thread in background mode) and returns its result.
+    /// Low-latency mode (inline driver only): `recv` busy-polls the sockets for up to `spin`
+    /// before it sleeps, trading one core's time for the scheduler's wake-up latency.
+    /// `Duration::ZERO` (the default) always sleeps at once.
+    pub fn set_busy_poll(&mut self, spin: Duration) {
+        self.spin = spin;
+    }
+
+    /// Runs `f` on the event loop and returns its result (in background mode the call takes
+    /// the loop over from the thread for its duration).
     ///
     /// # Errors
-    /// [`Error::LoopStopped`] when the background thread is gone.
-    pub fn with_loop<R: Send + 'static>(
-        &mut self,
-        f: impl FnOnce(&mut EventLoop) -> R + Send + 'static,
-    ) -> Result<R> {
-        match &mut self.driver {
-            Driver::Inline(event_loop) => Ok(f(event_loop)),
-            Driver::Background(bg) => {
-                let (tx, rx) = mpsc::sync_channel(1);
-                {
-                    let mut shared = lock(&bg.shared.0);
-                    if shared.stopped {
-                        return Err(Error::LoopStopped);
-                    }
-                    shared.tasks.push_back(Box::new(move |l: &mut EventLoop| {
-                        let _ = tx.send(f(l));
-                    }));
-                }
-                bg.waker.wake().map_err(|e| Error::io(None, e))?;
-                rx.recv().map_err(|_| Error::LoopStopped)
+    /// [`Error::LoopStopped`] when the background thread has failed.
+    pub fn with_loop<R>(&mut self, f: impl FnOnce(&mut EventLoop) -> R) -> Result<R> {
+        let (result, events) = match &mut self.driver {
+            Driver::Inline(event_loop) => {
+                let result = f(event_loop);
+                (result, std::iter::from_fn(|| event_loop.next_event()).collect::<Vec<_>>())
             }
+            Driver::Background(bg) => {
+                if bg.shared.stop.load(Ordering::SeqCst) {
+                    return Err(Error::LoopStopped);
+                }
+                let mut held = bg.take();
+                let result = f(&mut held.event_loop);
+                let mut events: Vec<Event> = lock(&bg.shared.events).drain(..).collect();
+                events.extend(std::iter::from_fn(|| held.event_loop.next_event()));
+                (result, events)
+            }
+        };
+        for event in events {
+            self.file(event);
         }
+        Ok(result)
     }
 
     /// Dials `peer` and waits until the connection is up (or failed) within the options'
@@ -165,13 +223,7 @@ impl Blocking {
     /// # Errors
     /// As [`EventLoop::send`].
     pub fn send(&mut self, handle: Handle, message: &Message<'_>) -> Result<SendId> {
-        match &mut self.driver {
-            Driver::Inline(event_loop) => event_loop.send(handle, message),
-            Driver::Background(_) => {
-                let message = message.clone().into_owned();
-                self.with_loop(move |l| l.send(handle, &message))?
-            }
-        }
+        self.with_loop(|l| l.send(handle, message))?
     }
 
     /// Sends the messages held across a reconnect.
@@ -222,28 +274,19 @@ impl Blocking {
             if now >= deadline {
                 return Err(self.timeout(handle, deadline, now));
             }
-            let arrived: Vec<Event> = match &mut self.driver {
-                Driver::Inline(event_loop) => {
-                    event_loop.poll(Some(deadline - now))?;
-                    std::iter::from_fn(|| event_loop.next_event()).collect()
-                }
+            let spin_until = now + self.spin.min(deadline - now);
+            let arrived = match &mut self.driver {
+                Driver::Inline(event_loop) => poll_events(event_loop, spin_until, deadline)?,
                 Driver::Background(bg) => {
-                    let (mutex, ready) = &*bg.shared;
-                    let mut shared = lock(mutex);
-                    while shared.events.is_empty() && !shared.stopped {
-                        let now = Instant::now();
-                        if now >= deadline {
-                            break;
-                        }
-                        shared = ready
-                            .wait_timeout(shared, deadline - now)
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .0;
-                    }
-                    if shared.stopped && shared.events.is_empty() {
+                    if bg.shared.stop.load(Ordering::SeqCst) {
                         return Err(Error::LoopStopped);
                     }
-                    shared.events.drain(..).collect()
+                    let mut held = bg.take();
+                    let mut events: Vec<Event> = lock(&bg.shared.events).drain(..).collect();
+                    // Events the thread already read may be the awaited one: do not sleep on them.
+                    let until = if events.is_empty() { deadline } else { Instant::now() };
+                    events.extend(poll_events(&mut held.event_loop, spin_until.min(until), until)?);
+                    events
                 }
             };
             for event in arrived {
@@ -298,8 +341,12 @@ impl Blocking {
 impl Drop for Blocking {
     fn drop(&mut self) {
         if let Driver::Background(bg) = &mut self.driver {
-            lock(&bg.shared.0).stop = true;
+            bg.shared.stop.store(true, Ordering::SeqCst);
             let _ = bg.waker.wake();
+            {
+                let _gate = lock(&bg.shared.gate);
+                bg.shared.released.notify_all();
+            }
             if let Some(thread) = bg.thread.take() {
                 let _ = thread.join();
             }
@@ -307,32 +354,28 @@ impl Drop for Blocking {
     }
 }
 
-fn run_background(event_loop: &mut EventLoop, shared: &(Mutex<Shared>, Condvar)) {
-    let (mutex, ready) = shared;
-    loop {
-        let tasks: Vec<Task> = {
-            let mut s = lock(mutex);
-            if s.stop {
-                break;
-            }
-            s.tasks.drain(..).collect()
-        };
-        for task in tasks {
-            task(event_loop);
+/// The background thread: polls the loop whenever no caller holds it.
+fn run_background(shared: &Shared) {
+    while !shared.stop.load(Ordering::SeqCst) {
+        if shared.wanted.load(Ordering::SeqCst) {
+            let gate = lock(&shared.gate);
+            let _unused = shared
+                .released
+                .wait_while(gate, |()| {
+                    shared.wanted.load(Ordering::SeqCst) && !shared.stop.load(Ordering::SeqCst)
+                })
+                .unwrap_or_else(PoisonError::into_inner);
+            continue;
         }
-        let result = if event_loop.has_events() { Ok(0) } else { event_loop.poll(None) };
-        let mut s = lock(mutex);
-        s.events.extend(std::iter::from_fn(|| event_loop.next_event()));
-        if let Err(e) = result {
+        let mut event_loop = lock(&shared.event_loop);
+        if shared.wanted.load(Ordering::SeqCst) {
+            continue;
+        }
+        if let Err(e) = event_loop.poll(None) {
             log::error!("event loop failed: {e}");
-            s.stopped = true;
-            ready.notify_all();
-            break;
+            shared.stop.store(true, Ordering::SeqCst);
+            return;
         }
-        if !s.events.is_empty() {
-            ready.notify_all();
-        }
+        lock(&shared.events).extend(std::iter::from_fn(|| event_loop.next_event()));
     }
-    lock(mutex).stopped = true;
-    ready.notify_all();
 }

@@ -346,3 +346,19 @@ fn user_timers_fire_in_order() {
     assert!(matches!(second, Event::Timer { id: 2, handle: None }));
     assert!(now.elapsed() >= Duration::from_millis(60));
 }
+
+/// Regression: in background mode a message the loop thread has already read is returned at
+/// once, not after the caller's deadline (a 2 s stall here once let an entity's initial
+/// inactivity timer close fresh connections).
+#[test]
+fn background_mode_returns_already_read_messages_at_once() {
+    let (l, addr) = listener();
+    let mut t = Blocking::spawn().unwrap();
+    let h = t.connect(addr, ConnectOptions::default()).unwrap();
+    let (mut s, _) = l.accept().unwrap();
+    write(&mut s, &diag(ECU, TESTER, vec![0x7E, 0x00]));
+    thread::sleep(Duration::from_millis(200)); // the loop thread reads it meanwhile
+    let asked = std::time::Instant::now();
+    assert_eq!(user_data(&t.recv_frame(h, deadline(10)).unwrap()), [0x7E, 0x00]);
+    assert!(asked.elapsed() < Duration::from_secs(1), "waited {:?}", asked.elapsed());
+}
