@@ -27,10 +27,19 @@ struct Shared {
     events: Mutex<VecDeque<Event>>,
     /// A caller wants the loop: the thread steps aside.
     wanted: AtomicBool,
+    /// The thread is (about to be) inside `poll`: a caller must wake it to get the loop.
+    polling: AtomicBool,
+    /// When the last call handed the loop back.
+    released_at: Mutex<Instant>,
     gate: Mutex<()>,
     released: Condvar,
     stop: AtomicBool,
 }
+
+/// How long the thread leaves the loop alone after a call, so that back-to-back calls find it
+/// free instead of waking the thread out of `poll` each time. Far below the 500 ms an entity
+/// waits for an alive check response.
+const LINGER: Duration = Duration::from_millis(50);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
@@ -44,6 +53,7 @@ struct Held<'a> {
 
 impl Drop for Held<'_> {
     fn drop(&mut self) {
+        *lock(&self.shared.released_at) = Instant::now();
         let _gate = lock(&self.shared.gate);
         self.shared.wanted.store(false, Ordering::SeqCst);
         self.shared.released.notify_all();
@@ -59,8 +69,12 @@ struct Background {
 impl Background {
     /// Takes the loop from the thread (interrupting its poll).
     fn take(&self) -> Held<'_> {
+        // With `run_background`'s mirror-image order (set `polling`, then read `wanted`), at
+        // least one side sees the other: the thread steps aside, or it is woken.
         self.shared.wanted.store(true, Ordering::SeqCst);
-        let _ = self.waker.wake();
+        if self.shared.polling.load(Ordering::SeqCst) {
+            let _ = self.waker.wake();
+        }
         Held { event_loop: lock(&self.shared.event_loop), shared: &self.shared }
     }
 }
@@ -136,6 +150,8 @@ impl Blocking {
             event_loop: Mutex::new(event_loop),
             events: Mutex::new(VecDeque::new()),
             wanted: AtomicBool::new(false),
+            polling: AtomicBool::new(false),
+            released_at: Mutex::new(Instant::now()),
             gate: Mutex::new(()),
             released: Condvar::new(),
             stop: AtomicBool::new(false),
@@ -354,10 +370,11 @@ impl Drop for Blocking {
     }
 }
 
-/// The background thread: polls the loop whenever no caller holds it.
+/// The background thread: polls the loop whenever no caller has held it for [`LINGER`].
 fn run_background(shared: &Shared) {
     while !shared.stop.load(Ordering::SeqCst) {
         if shared.wanted.load(Ordering::SeqCst) {
+            // A caller holds the loop: sleep until it hands the loop back.
             let gate = lock(&shared.gate);
             let _unused = shared
                 .released
@@ -367,11 +384,27 @@ fn run_background(shared: &Shared) {
                 .unwrap_or_else(PoisonError::into_inner);
             continue;
         }
-        let mut event_loop = lock(&shared.event_loop);
-        if shared.wanted.load(Ordering::SeqCst) {
+        let idle_for = lock(&shared.released_at).elapsed();
+        if idle_for < LINGER {
+            // Leave the loop to a caller that is likely to come back at once.
+            let gate = lock(&shared.gate);
+            let _unused = shared
+                .released
+                .wait_timeout_while(gate, LINGER.saturating_sub(idle_for), |()| {
+                    !shared.stop.load(Ordering::SeqCst)
+                })
+                .unwrap_or_else(PoisonError::into_inner);
             continue;
         }
-        if let Err(e) = event_loop.poll(None) {
+        let mut event_loop = lock(&shared.event_loop);
+        shared.polling.store(true, Ordering::SeqCst);
+        if shared.wanted.load(Ordering::SeqCst) {
+            shared.polling.store(false, Ordering::SeqCst);
+            continue;
+        }
+        let result = event_loop.poll(None);
+        shared.polling.store(false, Ordering::SeqCst);
+        if let Err(e) = result {
             log::error!("event loop failed: {e}");
             shared.stop.store(true, Ordering::SeqCst);
             return;
