@@ -32,7 +32,10 @@ struct Shared {
     /// When the last call handed the loop back.
     released_at: Mutex<Instant>,
     gate: Mutex<()>,
+    /// Signalled when a caller hands the loop back.
     released: Condvar,
+    /// Signalled on shutdown only, so a lingering thread is not woken by every call.
+    stopping: Condvar,
     stop: AtomicBool,
 }
 
@@ -154,6 +157,7 @@ impl Blocking {
             released_at: Mutex::new(Instant::now()),
             gate: Mutex::new(()),
             released: Condvar::new(),
+            stopping: Condvar::new(),
             stop: AtomicBool::new(false),
         });
         let for_thread = shared.clone();
@@ -362,6 +366,7 @@ impl Drop for Blocking {
             {
                 let _gate = lock(&bg.shared.gate);
                 bg.shared.released.notify_all();
+                bg.shared.stopping.notify_all();
             }
             if let Some(thread) = bg.thread.take() {
                 let _ = thread.join();
@@ -389,7 +394,7 @@ fn run_background(shared: &Shared) {
             // Leave the loop to a caller that is likely to come back at once.
             let gate = lock(&shared.gate);
             let _unused = shared
-                .released
+                .stopping
                 .wait_timeout_while(gate, LINGER.saturating_sub(idle_for), |()| {
                     !shared.stop.load(Ordering::SeqCst)
                 })
