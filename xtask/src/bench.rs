@@ -100,6 +100,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     cmd.extend(args.iter().map(String::as_str));
     let since = SystemTime::now();
     cargo(&cmd)?;
+    let python = python_figures()?;
     println!("\nside by side (same run):");
     for c in COMPARISONS {
         let (Ok(ours), Ok(base)) =
@@ -110,6 +111,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         };
         let rate = |(ns, per_iter, _): (f64, f64, bool)| per_iter / ns * 1e9;
         let (unit, scale) = match (ours.2, rate(ours)) {
+            (true, r) if r < 1024.0 * 1024.0 * 1024.0 => ("MiB/s", 1024.0 * 1024.0),
             (true, _) => ("GiB/s", 1024.0 * 1024.0 * 1024.0),
             (false, r) if r < 1e6 => ("k/s", 1e3),
             (false, _) => ("M/s", 1e6),
@@ -126,5 +128,43 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             c.target,
         );
     }
+    print_python(&python, since);
     Ok(())
+}
+
+/// Runs Python doipclient's jobs against a release `doip sim`; `(job, rate)` pairs, with the
+/// flash rate in MiB/s and round trips per second.
+fn python_figures() -> Result<Vec<(String, f64)>> {
+    let Some(venv) = crate::interop::Venv::create()? else { return Ok(Vec::new()) };
+    let sim = crate::interop::Sim::start(
+        true,
+        &["--bind", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0"],
+    )?;
+    let out = crate::output(
+        venv.python()
+            .arg("tests/interop/bench.py")
+            .arg(sim.tcp.ip().to_string())
+            .arg(sim.tcp.port().to_string()),
+    )?;
+    Ok(out
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().skip(1);
+            Some((f.next()?.to_owned(), f.next()?.parse().ok()?))
+        })
+        .collect())
+}
+
+/// Prints our rate beside Python doipclient's for the same job, as a speed-up.
+fn print_python(python: &[(String, f64)], since: SystemTime) {
+    for (job, theirs) in python {
+        let Ok(ours) = estimate(job, "doip_client", since) else { continue };
+        let per_s = ours.1 / ours.0 * 1e9;
+        let (ours_rate, unit) =
+            if ours.2 { (per_s / (1024.0 * 1024.0), "MiB/s") } else { (per_s, "per s") };
+        println!(
+            "{job} vs Python doipclient 1.2.2 (same simulator):\n  doip_client       {ours_rate:>10.1} {unit}\n  python_doipclient {theirs:>10.1} {unit}\n  speed-up {:.1}x",
+            ours_rate / theirs
+        );
+    }
 }

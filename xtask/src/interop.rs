@@ -1,9 +1,13 @@
-//! `cargo xtask interop`: Python's `doipclient` and `udsoncan`, unchanged, against `doip sim`.
+//! Python's `doipclient` and `udsoncan`, unchanged, against `doip sim`.
 //!
-//! A throwaway virtualenv gets the two packages from PyPI; the simulator runs on
-//! 127.0.0.1:13400 (doipclient's discovery always targets port 13400); the script in
-//! `tests/interop/` must pass. Without Python this fails under CI and is skipped elsewhere.
+//! `cargo xtask interop` runs `tests/interop/interop.py` (discovery, activation, entity status,
+//! power mode, alive check, ReadDataByIdentifier through udsoncan); `cargo xtask bench` runs
+//! `tests/interop/bench.py` for the speed comparison. Both use a throwaway virtualenv with the
+//! packages from `PyPI`. Without Python this fails under CI and is skipped elsewhere.
 
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 
 use anyhow::{Context, Result, bail};
@@ -13,40 +17,86 @@ use crate::{has, run};
 /// The reference client versions checked against.
 const PACKAGES: &[&str] = &["doipclient==1.2.2", "udsoncan==1.26.1"];
 
-/// Stops the simulator however the run ends.
-struct Sim(Child);
+/// A virtualenv with [`PACKAGES`], removed on drop.
+pub(crate) struct Venv(PathBuf);
 
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+impl Venv {
+    /// Creates it, or `None` (skip) when Python is missing outside CI.
+    pub(crate) fn create() -> Result<Option<Self>> {
+        if !has("python3", &["-m", "venv", "--help"]) {
+            if std::env::var_os("CI").is_some() {
+                bail!("python3 with venv is required for the interop check");
+            }
+            eprintln!("xtask: SKIP Python doipclient: python3 with venv not found");
+            return Ok(None);
+        }
+        let dir = std::env::temp_dir().join(format!("doip-interop-{}", std::process::id()));
+        let venv = Self(dir);
+        run(Command::new("python3").arg("-m").arg("venv").arg(venv.0.join("venv")))?;
+        run(Command::new(venv.0.join("venv/bin/pip"))
+            .args(["install", "--quiet", "--disable-pip-version-check"])
+            .args(PACKAGES))?;
+        Ok(Some(venv))
+    }
+
+    pub(crate) fn python(&self) -> Command {
+        Command::new(self.0.join("venv/bin/python"))
     }
 }
 
-pub(crate) fn run_interop() -> Result<()> {
-    if !has("python3", &["-m", "venv", "--help"]) {
-        if std::env::var_os("CI").is_some() {
-            bail!("python3 with venv is required for the interop check");
-        }
-        eprintln!("xtask: SKIP interop: python3 with venv not found");
-        return Ok(());
+impl Drop for Venv {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
     }
-    let dir = std::env::temp_dir().join(format!("doip-interop-{}", std::process::id()));
-    let venv = dir.join("venv");
-    run(Command::new("python3").arg("-m").arg("venv").arg(&venv))?;
-    let result = (|| {
-        run(Command::new(venv.join("bin/pip"))
-            .args(["install", "--quiet", "--disable-pip-version-check"])
-            .args(PACKAGES))?;
-        run(Command::new("cargo").args(["build", "--quiet", "-p", "doip-cli"]))?;
-        let sim = Command::new("target/debug/doip")
-            .args(["sim", "--bind", "127.0.0.1"])
-            .stdout(Stdio::null())
+}
+
+/// A running `doip sim`, stopped on drop.
+pub(crate) struct Sim {
+    child: Child,
+    /// Its TCP_DATA address.
+    pub(crate) tcp: SocketAddr,
+}
+
+impl Sim {
+    /// Starts `target/<profile>/doip sim` with `args` and reads its TCP address.
+    pub(crate) fn start(release: bool, args: &[&str]) -> Result<Self> {
+        let mut build = vec!["build", "--quiet", "-p", "doip-cli"];
+        if release {
+            build.push("--release");
+        }
+        run(Command::new("cargo").args(&build))?;
+        let binary = if release { "target/release/doip" } else { "target/debug/doip" };
+        let mut child = Command::new(binary)
+            .arg("sim")
+            .args(args)
+            .stdout(Stdio::piped())
             .spawn()
             .context("starting doip sim")?;
-        let _sim = Sim(sim);
-        run(Command::new(venv.join("bin/python")).arg("tests/interop/interop.py").arg("127.0.0.1"))
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+        let stdout = child.stdout.take().context("sim stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let tcp = loop {
+            let line = lines.next().context("doip sim exited early")??;
+            if let Some(rest) = line.strip_prefix("TCP_DATA on ") {
+                break rest.split(',').next().unwrap_or_default().parse()?;
+            }
+        };
+        // Keep draining its output so it never blocks on a full pipe.
+        std::thread::spawn(move || lines.for_each(drop));
+        Ok(Self { child, tcp })
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `cargo xtask interop`.
+pub(crate) fn run_interop() -> Result<()> {
+    let Some(venv) = Venv::create()? else { return Ok(()) };
+    // doipclient's discovery always targets UDP 13400.
+    let _sim = Sim::start(false, &["--bind", "127.0.0.1"])?;
+    run(venv.python().arg("tests/interop/interop.py").arg("127.0.0.1"))
 }
