@@ -37,6 +37,10 @@ pub struct Counters {
     pub frames_sent: u64,
     /// DoIP messages received.
     pub frames_received: u64,
+    /// Bytes sent (DoIP headers included).
+    pub bytes_sent: u64,
+    /// Bytes received (DoIP headers included).
+    pub bytes_received: u64,
     /// Diagnostic NACKs received.
     pub nacks: u64,
     /// Reconnects performed.
@@ -345,8 +349,18 @@ impl Client {
                 e => e.into(),
             });
         }
-        self.counters.frames_sent += 1;
+        self.count_sent(message);
         Ok(())
+    }
+
+    fn count_sent(&mut self, message: &Message<'_>) {
+        self.counters.frames_sent += 1;
+        self.counters.bytes_sent += message.encoded_len() as u64;
+    }
+
+    fn count_received(&mut self, frame: &Frame<'_>) {
+        self.counters.frames_received += 1;
+        self.counters.bytes_received += 8 + u64::from(frame.header.payload_length);
     }
 
     /// Waits for a TCP message matching `want`; others are queued for later reads.
@@ -374,7 +388,7 @@ impl Client {
                     return Err(e.into());
                 }
             };
-            self.counters.frames_received += 1;
+            self.count_received(&frame);
             log::debug!("{} -> {}", self.peer, frame.message);
             if want(&frame.message) {
                 return Ok(frame);
@@ -470,14 +484,13 @@ impl Client {
     ) -> Result<Frame<'static>> {
         let to = SocketAddr::new(self.peer.ip(), self.settings.udp_port);
         let h = self.udp_handle()?;
-        let message = message.clone().into_owned();
-        self.transport.with_loop(move |l| l.send_to_with_version(h, to, version, &message))??;
-        self.counters.frames_sent += 1;
+        self.transport.with_loop(|l| l.send_to_with_version(h, to, version, message))??;
+        self.count_sent(message);
         let deadline = Instant::now() + timing::A_DOIP_CTRL;
         loop {
             match self.transport.recv_frame(h, deadline) {
                 Ok(frame) if want(&frame.message) => {
-                    self.counters.frames_received += 1;
+                    self.count_received(&frame);
                     return Ok(frame);
                 }
                 Ok(_) => {}
@@ -679,20 +692,40 @@ impl Client {
             TransportKind::Udp => {
                 let to = SocketAddr::new(self.peer.ip(), self.settings.udp_port);
                 let h = self.udp_handle()?;
-                let message = message.clone().into_owned();
-                self.transport.with_loop(move |l| l.send_to(h, to, &message))??;
-                self.counters.frames_sent += 1;
+                self.transport.with_loop(|l| l.send_to(h, to, message))??;
+                self.count_sent(message);
                 Ok(())
             }
         }
     }
 
-    /// The next DoIP message on TCP (queued ones first), as doipclient's `read_doip`.
+    /// The next DoIP message on TCP (queued ones first) or on the UDP socket, as
+    /// doipclient's `read_doip`.
     ///
     /// # Errors
     /// Timeouts and transport errors.
-    pub fn read_doip(&mut self, timeout: Duration) -> Result<Frame<'static>> {
-        self.wait_for("a DoIP message", Instant::now() + timeout, |_| true)
+    pub fn read_doip(
+        &mut self,
+        timeout: Duration,
+        transport: TransportKind,
+    ) -> Result<Frame<'static>> {
+        let deadline = Instant::now() + timeout;
+        match transport {
+            TransportKind::Tcp => self.wait_for("a DoIP message", deadline, |_| true),
+            TransportKind::Udp => {
+                let h = self.udp_handle()?;
+                match self.transport.recv_frame(h, deadline) {
+                    Ok(frame) => {
+                        self.count_received(&frame);
+                        Ok(frame)
+                    }
+                    Err(doip_transport::Error::Timeout { peer, .. }) => {
+                        Err(Error::Timeout { peer, what: "a datagram" })
+                    }
+                    Err(e) => Err(e.into()),
+                }
+            }
+        }
     }
 
     /// Drops every message received and not yet read.

@@ -50,6 +50,9 @@ pub enum Error {
     /// The tester address is outside the tester range 0x0E00–0x0FFF.
     #[error("{0} is not a tester address (0x0E00-0x0FFF)")]
     InvalidTesterAddress(LogicalAddress),
+    /// No ECU session with this index in the [`crate::Tester`].
+    #[error("no ECU session #{0}")]
+    UnknownSession(usize),
     /// The UDS payload is empty (a diagnostic message carries at least one byte).
     #[error("empty UDS payload")]
     EmptyPayload,

@@ -25,11 +25,13 @@
 mod client;
 mod discovery;
 mod error;
+mod tester;
 #[cfg(feature = "ecu-diagnostics")]
 mod uds_channel;
 
 pub use client::{Client, ClientBuilder, Counters, TCP_PORT, TransportKind};
 pub use discovery::{Discovery, Entity, await_vehicle_announcement, get_entity};
 pub use error::{Error, Result};
+pub use tester::{EcuId, Tester};
 #[cfg(feature = "ecu-diagnostics")]
 pub use uds_channel::DoipChannel;

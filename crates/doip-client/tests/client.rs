@@ -114,9 +114,16 @@ fn messages_arriving_while_waiting_for_something_else_are_queued() {
     assert_eq!(client.receive_diagnostic(Duration::from_secs(2)).unwrap(), vin_answer());
     // Raw messages both ways.
     client.send_doip_message(&doip_proto::EntityStatusRequest.into(), TransportKind::Tcp).unwrap();
-    let frame = client.read_doip(Duration::from_secs(2)).unwrap();
+    let frame = client.read_doip(Duration::from_secs(2), TransportKind::Tcp).unwrap();
     assert!(matches!(frame.message, Message::EntityStatusResponse(_)));
     client.send_doip_message(&doip_proto::EntityStatusRequest.into(), TransportKind::Udp).unwrap();
+    let frame = client.read_doip(Duration::from_secs(2), TransportKind::Udp).unwrap();
+    assert!(matches!(frame.message, Message::EntityStatusResponse(_)));
+    let counters = client.counters();
+    assert!(
+        counters.bytes_sent > 0 && counters.bytes_received > counters.bytes_sent,
+        "{counters:?}"
+    );
     client.empty_rxqueue();
     client.empty_txqueue();
 }
@@ -316,4 +323,19 @@ fn ipv6_loopback() {
     let mut client = builder(&sim, ENGINE).connect().unwrap();
     assert_eq!(client.request(ENGINE, &[0x22, 0xF1, 0x90]).unwrap(), vin_answer());
     assert_eq!(client.request_entity_status().unwrap().max_open_sockets, 4);
+}
+
+#[test]
+fn await_vehicle_announcement_hears_the_start_up_announcements() {
+    let port = std::net::UdpSocket::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
+    let listening = std::thread::spawn(move || {
+        doip_client::await_vehicle_announcement(port, Duration::from_secs(5), false, 0)
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let mut config = SimConfig::for_tests();
+    config.announce.to = Some(SocketAddr::from(([127, 0, 0, 1], port)));
+    config.announce.interval_ms = 100;
+    let _sim = start(&config);
+    let entity = listening.join().unwrap().unwrap();
+    assert_eq!(entity.announcement.vin.to_string(), VIN);
 }
