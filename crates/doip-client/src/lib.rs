@@ -35,3 +35,8 @@ pub use error::{Error, Result};
 pub use tester::{EcuId, Tester};
 #[cfg(feature = "ecu-diagnostics")]
 pub use uds_channel::DoipChannel;
+
+/// The workspace README's Rust examples, compiled (and run, unless marked `no_run`) as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

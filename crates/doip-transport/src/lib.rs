@@ -60,7 +60,3 @@ pub use udp::{ALL_NODES_V6, DISCOVERY_PORT, UdpOptions};
 /// The crates doip-transport exposes in its API, re-exported so callers use the same versions.
 pub use {doip_proto, mio, rustls};
 
-/// The workspace README's Rust examples, compiled (and run, unless marked `no_run`) as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;
