@@ -59,4 +59,3 @@ pub use udp::{ALL_NODES_V6, DISCOVERY_PORT, UdpOptions};
 
 /// The crates doip-transport exposes in its API, re-exported so callers use the same versions.
 pub use {doip_proto, mio, rustls};
-
