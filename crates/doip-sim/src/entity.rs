@@ -138,7 +138,7 @@ impl Settings {
 
     /// How the TCP and TLS listeners check what testers send.
     fn listen_options(&self) -> ListenOptions {
-        ListenOptions::default().version(self.version).policy(
+        ListenOptions::default().coalesce_writes(true).version(self.version).policy(
             HeaderPolicy::tcp()
                 .with_supported_versions(&[self.version])
                 .with_max_payload_length(header_limit(self.max_data_size)),

@@ -329,12 +329,13 @@ impl ConnectOptions {
 pub struct ListenOptions {
     pub(crate) tls: Option<Arc<ServerConfig>>,
     pub(crate) framing: Framing,
+    pub(crate) coalesce_writes: bool,
 }
 
 impl Default for ListenOptions {
     /// Plain TCP, version 0x02, [`HeaderPolicy::tcp`] (reserved types answered with NACK 0x01).
     fn default() -> Self {
-        Self { tls: None, framing: Framing::new(HeaderPolicy::tcp()) }
+        Self { tls: None, framing: Framing::new(HeaderPolicy::tcp()), coalesce_writes: false }
     }
 }
 
@@ -347,6 +348,16 @@ impl ListenOptions {
     }
 
     framing_setters!();
+
+    /// Write what accepted connections send at the end of the current loop iteration
+    /// instead of at once, so that answers produced together (a diagnostic ACK and the
+    /// ECU's response) leave in one segment. For servers that keep calling
+    /// [`EventLoop::poll`].
+    #[must_use]
+    pub const fn coalesce_writes(mut self, on: bool) -> Self {
+        self.coalesce_writes = on;
+        self
+    }
 }
 
 #[derive(Debug)]
@@ -374,6 +385,8 @@ struct Stream {
     ever_connected: bool,
     /// At most this many bytes per write call (fault injection: 1 = one byte per segment).
     write_chunk: Option<usize>,
+    /// Sends are flushed by the next `poll` rather than at once.
+    coalesce: bool,
 }
 
 enum Endpoint {
@@ -410,6 +423,8 @@ pub struct EventLoop {
     out: VecDeque<Event>,
     waker: Arc<Waker>,
     datagram: Vec<u8>,
+    /// Coalescing streams with unflushed sends, written at the start of the next poll.
+    dirty: Vec<Handle>,
 }
 
 impl fmt::Debug for EventLoop {
@@ -441,6 +456,7 @@ impl EventLoop {
             out: VecDeque::new(),
             waker: Arc::new(waker),
             datagram: vec![0; 65_536],
+            dirty: Vec::new(),
         })
     }
 
@@ -486,6 +502,7 @@ impl EventLoop {
             held: Vec::new(),
             ever_connected: false,
             write_chunk: None,
+            coalesce: false,
         };
         self.endpoints.insert(handle.0, Endpoint::Stream(Box::new(stream)));
         if let Err(e) = self.dial(handle) {
@@ -615,7 +632,11 @@ impl EventLoop {
             return Ok(id);
         }
         let id = s.conn.send(message)?;
-        if matches!(s.state, StreamState::Open | StreamState::Handshaking) {
+        if s.coalesce {
+            if !self.dirty.contains(&handle) {
+                self.dirty.push(handle);
+            }
+        } else if matches!(s.state, StreamState::Open | StreamState::Handshaking) {
             self.flush_stream(handle);
         }
         Ok(id)
@@ -766,6 +787,9 @@ impl EventLoop {
     /// # Errors
     /// When the OS poll itself fails.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<usize> {
+        for handle in std::mem::take(&mut self.dirty) {
+            self.flush_stream(handle);
+        }
         let now = Instant::now();
         let mut timeout = timeout;
         if let Some(Reverse((at, _, _))) = self.timers.peek() {
@@ -1074,6 +1098,7 @@ impl EventLoop {
                 held: Vec::new(),
                 ever_connected: true,
                 write_chunk: None,
+                coalesce: options.coalesce_writes,
             };
             self.endpoints.insert(handle.0, Endpoint::Stream(Box::new(stream)));
             self.out.push_back(Event::Accepted { listener: listener_handle, handle, peer });
