@@ -8,9 +8,7 @@ use doip_proto::{
     ActivationType, AliveCheckRequest, AliveCheckResponse, DiagnosticMessage,
     DiagnosticPowerModeRequest, DiagnosticPowerModeResponse, Eid, EntityStatusRequest,
     EntityStatusResponse, Frame, LogicalAddress, Message, ProtocolVersion,
-    RoutingActivationRequest, RoutingActivationResponse, VehicleAnnouncement,
-    VehicleIdentificationRequest, VehicleIdentificationRequestWithEid,
-    VehicleIdentificationRequestWithVin, Vin,
+    RoutingActivationRequest, RoutingActivationResponse, VehicleAnnouncement, Vin,
 };
 use doip_transport::{
     Blocking, ConnectOptions, DISCOVERY_PORT, Handle, TlsClient, UdpOptions, timing,
@@ -541,11 +539,7 @@ impl Client {
         eid: Option<Eid>,
         vin: Option<Vin>,
     ) -> Result<VehicleAnnouncement> {
-        let request: Message<'_> = match (eid, vin) {
-            (Some(eid), _) => VehicleIdentificationRequestWithEid::new(eid).into(),
-            (None, Some(vin)) => VehicleIdentificationRequestWithVin::new(vin).into(),
-            (None, None) => VehicleIdentificationRequest.into(),
-        };
+        let request = crate::discovery::identification_request(eid, vin);
         let frame = self.udp_request(
             ProtocolVersion::VehicleIdentificationDefault,
             &request,

@@ -86,11 +86,7 @@ impl Discovery {
     }
 
     fn request(&self) -> Message<'static> {
-        match (self.eid, self.vin) {
-            (Some(eid), _) => VehicleIdentificationRequestWithEid::new(eid).into(),
-            (None, Some(vin)) => VehicleIdentificationRequestWithVin::new(vin).into(),
-            (None, None) => VehicleIdentificationRequest.into(),
-        }
+        identification_request(self.eid, self.vin)
     }
 
     /// Sends the request and returns every entity that answered within the timeout, one
@@ -144,6 +140,15 @@ impl Discovery {
         let mut entities: Vec<Entity> = found.into_values().collect();
         entities.sort_by_key(|e| e.address);
         Ok(entities)
+    }
+}
+
+/// The vehicle identification request for an EID (preferred), a VIN, or anyone.
+pub(crate) fn identification_request(eid: Option<Eid>, vin: Option<Vin>) -> Message<'static> {
+    match (eid, vin) {
+        (Some(eid), _) => VehicleIdentificationRequestWithEid::new(eid).into(),
+        (None, Some(vin)) => VehicleIdentificationRequestWithVin::new(vin).into(),
+        (None, None) => VehicleIdentificationRequest.into(),
     }
 }
 
