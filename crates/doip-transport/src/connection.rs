@@ -185,10 +185,7 @@ impl Connection {
     /// [`Error::NotConnected`] once the connection is closing.
     pub fn send(&mut self, message: &Message<'_>) -> Result<SendId> {
         let outgoing = self.encode(message)?;
-        let id = outgoing.id.unwrap_or(SendId(0));
-        self.queued_bytes += outgoing.bytes.len();
-        self.queue.push_back(outgoing);
-        Ok(id)
+        Ok(self.push(outgoing))
     }
 
     /// Queues bytes exactly as given, bypassing encoding: for fault injection (malformed
@@ -197,10 +194,25 @@ impl Connection {
     /// # Errors
     /// As [`Connection::send`].
     pub fn send_raw(&mut self, bytes: Vec<u8>) -> Result<SendId> {
-        let id = self.admit()?;
-        self.queued_bytes += bytes.len();
-        self.queue.push_back(Outgoing { id: Some(id), bytes });
-        Ok(id)
+        let outgoing = self.raw(bytes)?;
+        Ok(self.push(outgoing))
+    }
+
+    /// Wraps raw bytes under a new id without queuing them (see [`Connection::push`]).
+    ///
+    /// # Errors
+    /// As [`Connection::send`].
+    pub fn raw(&mut self, bytes: Vec<u8>) -> Result<Outgoing> {
+        Ok(Outgoing { id: Some(self.admit()?), bytes })
+    }
+
+    /// Queues a message made by [`Connection::encode`] or [`Connection::raw`] (or taken
+    /// from another connection) behind what is queued; returns its id.
+    pub fn push(&mut self, outgoing: Outgoing) -> SendId {
+        let id = outgoing.id.unwrap_or(SendId(0));
+        self.queued_bytes += outgoing.bytes.len();
+        self.queue.push_back(outgoing);
+        id
     }
 
     /// Checks that the caller may queue more and allocates the next id.
@@ -261,8 +273,7 @@ impl Connection {
     /// behind anything queued already (e.g. a new routing activation).
     pub fn requeue(&mut self, unsent: Vec<Outgoing>) {
         for o in unsent {
-            self.queued_bytes += o.bytes.len();
-            self.queue.push_back(o);
+            self.push(o);
         }
     }
 

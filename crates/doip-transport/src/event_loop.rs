@@ -623,36 +623,43 @@ impl EventLoop {
     /// # Errors
     /// Unknown handle, a full queue, or a closing connection.
     pub fn send(&mut self, handle: Handle, message: &Message<'_>) -> Result<SendId> {
-        let s = self.stream_mut(handle)?;
         log::debug!("{handle} send {message}");
-        if s.ever_connected && !matches!(s.state, StreamState::Open) {
-            let outgoing = s.conn.encode(message)?;
-            let id = outgoing.id.unwrap_or(SendId(0));
-            s.held.push(outgoing);
-            return Ok(id);
-        }
-        let id = s.conn.send(message)?;
-        if s.coalesce {
-            if !self.dirty.contains(&handle) {
-                self.dirty.push(handle);
-            }
-        } else if matches!(s.state, StreamState::Open | StreamState::Handshaking) {
-            self.flush_stream(handle);
-        }
-        Ok(id)
+        let outgoing = self.stream_mut(handle)?.conn.encode(message)?;
+        self.enqueue(handle, outgoing)
     }
 
-    /// Queues raw bytes on a TCP connection (see [`Connection::send_raw`]).
+    /// Queues raw bytes on a TCP connection (see [`Connection::send_raw`]), like
+    /// [`EventLoop::send`].
     ///
     /// # Errors
     /// As [`EventLoop::send`].
     pub fn send_raw(&mut self, handle: Handle, bytes: Vec<u8>) -> Result<SendId> {
+        let outgoing = self.stream_mut(handle)?.conn.raw(bytes)?;
+        self.enqueue(handle, outgoing)
+    }
+
+    /// Holds `outgoing` while a dropped connection is re-established; otherwise queues it and
+    /// has it written.
+    fn enqueue(&mut self, handle: Handle, outgoing: Outgoing) -> Result<SendId> {
         let s = self.stream_mut(handle)?;
-        let id = s.conn.send_raw(bytes)?;
-        if matches!(s.state, StreamState::Open | StreamState::Handshaking) {
-            self.flush_stream(handle);
+        if s.ever_connected && !matches!(s.state, StreamState::Open) {
+            let id = outgoing.id.unwrap_or(SendId(0));
+            s.held.push(outgoing);
+            return Ok(id);
         }
+        let id = s.conn.push(outgoing);
+        self.schedule_flush(handle);
         Ok(id)
+    }
+
+    /// Writes a stream's queue now, or at the start of the next poll when it coalesces.
+    fn schedule_flush(&mut self, handle: Handle) {
+        let Some(Endpoint::Stream(s)) = self.endpoints.get(&handle.0) else { return };
+        if !s.coalesce {
+            self.flush_stream(handle);
+        } else if !self.dirty.contains(&handle) {
+            self.dirty.push(handle);
+        }
     }
 
     /// Limits each write on a TCP connection to `chunk` bytes (`None`: no limit). With
@@ -673,7 +680,7 @@ impl EventLoop {
         let s = self.stream_mut(handle)?;
         let held = std::mem::take(&mut s.held);
         s.conn.requeue(held);
-        self.flush_stream(handle);
+        self.schedule_flush(handle);
         Ok(())
     }
 
@@ -682,21 +689,11 @@ impl EventLoop {
     /// # Errors
     /// Unknown handle, not UDP, an encoding error, or the socket's error.
     pub fn send_to(&mut self, handle: Handle, to: SocketAddr, message: &Message<'_>) -> Result<()> {
-        let Some(Endpoint::Udp { socket, options, queue, .. }) = self.endpoints.get_mut(&handle.0)
-        else {
-            return Err(self.wrong_or_unknown(handle));
+        let version = match self.endpoints.get(&handle.0) {
+            Some(Endpoint::Udp { options, .. }) => options.version,
+            _ => return Err(self.wrong_or_unknown(handle)),
         };
-        let bytes = message.to_bytes(options.version).map_err(Error::Encode)?;
-        log::debug!("{handle} send to {to}: {message}");
-        if queue.is_empty() {
-            match socket.send_to(&bytes, to) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(Error::io(to, e)),
-            }
-        }
-        queue.push_back((to, bytes));
-        Ok(())
+        self.send_to_with_version(handle, to, version, message)
     }
 
     /// Sends one datagram with an explicit protocol version (e.g. 0xFF for identification
@@ -711,15 +708,20 @@ impl EventLoop {
         version: ProtocolVersion,
         message: &Message<'_>,
     ) -> Result<()> {
-        let Some(Endpoint::Udp { options, .. }) = self.endpoints.get_mut(&handle.0) else {
+        let Some(Endpoint::Udp { socket, queue, .. }) = self.endpoints.get_mut(&handle.0) else {
             return Err(self.wrong_or_unknown(handle));
         };
-        let previous = std::mem::replace(&mut options.version, version);
-        let result = self.send_to(handle, to, message);
-        if let Some(Endpoint::Udp { options, .. }) = self.endpoints.get_mut(&handle.0) {
-            options.version = previous;
+        let bytes = message.to_bytes(version).map_err(Error::Encode)?;
+        log::debug!("{handle} send to {to}: {message}");
+        if queue.is_empty() {
+            match socket.send_to(&bytes, to) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(Error::io(to, e)),
+            }
         }
-        result
+        queue.push_back((to, bytes));
+        Ok(())
     }
 
     fn wrong_or_unknown(&self, handle: Handle) -> Error {
@@ -827,22 +829,21 @@ impl EventLoop {
             match kind {
                 TimerKind::User { handle, id } => self.out.push_back(Event::Timer { handle, id }),
                 TimerKind::ConnectTimeout { handle, attempt } => {
-                    let stale = match self.endpoints.get(&handle.0) {
-                        Some(Endpoint::Stream(s)) => {
-                            s.attempt != attempt
-                                || !matches!(
+                    let expired = match self.endpoints.get(&handle.0) {
+                        Some(Endpoint::Stream(s))
+                            if s.attempt == attempt
+                                && matches!(
                                     s.state,
                                     StreamState::Connecting | StreamState::Handshaking
-                                )
+                                ) =>
+                        {
+                            let after =
+                                s.dial.as_ref().map_or(Duration::ZERO, |d| d.connect_timeout);
+                            Some((s.conn.peer(), after))
                         }
-                        _ => true,
+                        _ => None,
                     };
-                    if !stale && let Ok(peer) = self.peer_addr(handle) {
-                        let after = self
-                            .stream_mut(handle)
-                            .ok()
-                            .and_then(|s| s.dial.as_ref())
-                            .map_or(Duration::ZERO, |d| d.connect_timeout);
+                    if let Some((peer, after)) = expired {
                         self.fail_stream(
                             handle,
                             Error::Timeout { peer, what: "connection", after },

@@ -219,9 +219,10 @@ fn reconnect_holds_queued_messages_until_resumed() {
     lp.send(h, &diag(TESTER, ECU, vec![1])).unwrap();
     let (event, _) = wait_for(&mut lp, deadline(5), |e| matches!(e, Event::Disconnected { .. }));
     assert!(matches!(event, Event::Disconnected { reconnecting: true, .. }), "{event:?}");
-    for i in 2..=4u8 {
-        lp.send(h, &diag(TESTER, ECU, vec![i])).unwrap();
-    }
+    lp.send(h, &diag(TESTER, ECU, vec![2])).unwrap();
+    lp.send(h, &diag(TESTER, ECU, vec![3])).unwrap();
+    // Raw sends are held the same way.
+    lp.send_raw(h, bytes(&diag(TESTER, ECU, vec![4]))).unwrap();
     wait_for(&mut lp, deadline(5), |e| matches!(e, Event::Reconnected { .. }));
     lp.send(h, &RoutingActivationRequest::new(TESTER).into()).unwrap();
     lp.resume(h).unwrap();
