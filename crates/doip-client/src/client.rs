@@ -480,11 +480,27 @@ impl Client {
         what: &'static str,
         want: impl Fn(&Message<'_>) -> bool,
     ) -> Result<Frame<'static>> {
+        self.udp_send(version, message)?;
+        self.udp_wait(what, Instant::now() + timing::A_DOIP_CTRL, want)
+    }
+
+    /// Sends one datagram to the entity's UDP port.
+    fn udp_send(&mut self, version: ProtocolVersion, message: &Message<'_>) -> Result<()> {
         let to = SocketAddr::new(self.peer.ip(), self.settings.udp_port);
         let h = self.udp_handle()?;
         self.transport.with_loop(|l| l.send_to_with_version(h, to, version, message))??;
         self.count_sent(message);
-        let deadline = Instant::now() + timing::A_DOIP_CTRL;
+        Ok(())
+    }
+
+    /// The next datagram `want` accepts (others are dropped), until `deadline`.
+    fn udp_wait(
+        &mut self,
+        what: &'static str,
+        deadline: Instant,
+        want: impl Fn(&Message<'_>) -> bool,
+    ) -> Result<Frame<'static>> {
+        let h = self.udp_handle()?;
         loop {
             match self.transport.recv_frame(h, deadline) {
                 Ok(frame) if want(&frame.message) => {
@@ -493,7 +509,8 @@ impl Client {
                 }
                 Ok(_) => {}
                 Err(doip_transport::Error::Timeout { .. }) => {
-                    return Err(Error::Timeout { peer: to, what });
+                    let peer = SocketAddr::new(self.peer.ip(), self.settings.udp_port);
+                    return Err(Error::Timeout { peer, what });
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -683,13 +700,7 @@ impl Client {
     ) -> Result<()> {
         match transport {
             TransportKind::Tcp => self.send_tcp(message),
-            TransportKind::Udp => {
-                let to = SocketAddr::new(self.peer.ip(), self.settings.udp_port);
-                let h = self.udp_handle()?;
-                self.transport.with_loop(|l| l.send_to(h, to, message))??;
-                self.count_sent(message);
-                Ok(())
-            }
+            TransportKind::Udp => self.udp_send(self.settings.protocol_version, message),
         }
     }
 
@@ -706,19 +717,7 @@ impl Client {
         let deadline = Instant::now() + timeout;
         match transport {
             TransportKind::Tcp => self.wait_for("a DoIP message", deadline, |_| true),
-            TransportKind::Udp => {
-                let h = self.udp_handle()?;
-                match self.transport.recv_frame(h, deadline) {
-                    Ok(frame) => {
-                        self.count_received(&frame);
-                        Ok(frame)
-                    }
-                    Err(doip_transport::Error::Timeout { peer, .. }) => {
-                        Err(Error::Timeout { peer, what: "a datagram" })
-                    }
-                    Err(e) => Err(e.into()),
-                }
-            }
+            TransportKind::Udp => self.udp_wait("a datagram", deadline, |_| true),
         }
     }
 
