@@ -799,15 +799,7 @@ impl Simulator {
         let response = match reply {
             UdsReply::Respond(r) => r,
             UdsReply::Pending { count, interval, response } => {
-                let pending =
-                    vec![0x7F, response.first().map_or(0, |s| s.wrapping_sub(0x40)), 0x78];
-                self.send(h, DiagnosticMessage::new(ecu, tester, pending));
-                let left = count.saturating_sub(1);
-                self.after(
-                    interval,
-                    Timer::Pending { handle: h, ecu, tester, left, interval, response },
-                );
-                return;
+                return self.pending_step(h, ecu, tester, count, interval, response);
             }
             UdsReply::Reset { response, unavailable } => {
                 self.send(h, DiagnosticMessage::new(ecu, tester, response));
@@ -856,6 +848,29 @@ impl Simulator {
             h,
             DiagnosticMessage::new(ecu, tester, response).into(),
             faults.response_delay_ms,
+        );
+    }
+
+    /// One step of a slow answer: with `left` "response pending" messages (7F sid 78) still to
+    /// send, sends one and comes back after `interval`; with none left, sends `response`.
+    fn pending_step(
+        &mut self,
+        h: Handle,
+        ecu: LogicalAddress,
+        tester: LogicalAddress,
+        left: u32,
+        interval: Duration,
+        response: Vec<u8>,
+    ) {
+        let Some(faults) = self.sockets.get(&h).map(|s| s.faults.clone()) else { return };
+        if left == 0 {
+            return self.reply(h, ecu, tester, UdsReply::Respond(response), &faults);
+        }
+        let sid = response.first().map_or(0, |s| s.wrapping_sub(0x40));
+        self.send(h, DiagnosticMessage::new(ecu, tester, vec![0x7F, sid, 0x78]));
+        self.after(
+            interval,
+            Timer::Pending { handle: h, ecu, tester, left: left - 1, interval, response },
         );
     }
 
@@ -956,20 +971,7 @@ impl Simulator {
                 }
             }
             Timer::Pending { handle, ecu, tester, left, interval, response } => {
-                if !self.sockets.contains_key(&handle) {
-                    return;
-                }
-                if left == 0 {
-                    let faults =
-                        self.sockets.get(&handle).map(|s| s.faults.clone()).unwrap_or_default();
-                    return self.reply(handle, ecu, tester, UdsReply::Respond(response), &faults);
-                }
-                let sid = response.first().map_or(0, |s| s.wrapping_sub(0x40));
-                self.send(handle, DiagnosticMessage::new(ecu, tester, vec![0x7F, sid, 0x78]));
-                self.after(
-                    interval,
-                    Timer::Pending { handle, ecu, tester, left: left - 1, interval, response },
-                );
+                self.pending_step(handle, ecu, tester, left, interval, response);
             }
             Timer::ResetOver => {
                 let options = self.cfg.listen_options();
