@@ -1,111 +1,106 @@
-//! `doip`: Diagnostics over IP from the command line.
+//! `doip`: Diagnostics over IP (ISO 13400-2) from the command line.
 //!
-//! `doip sim` runs a simulated DoIP entity until interrupted (Ctrl-C), printing its identity
-//! and one line per event. Exit codes: 0 success, 2 usage, 4 I/O or TLS error.
+//! Subcommands: `discover`, `listen`, `status`, `power-mode`, `alive`, `activate`, `send`,
+//! `decode`, `sim` and `demo` (`doip help <command>` describes each). With `--json`, output is
+//! one JSON object per line with stable keys.
+//!
+//! Exit codes: 0 success; 1 a DoIP or UDS negative answer (or malformed frames decoded);
+//! 2 usage; 3 timeout or peer unreachable; 4 I/O, TLS or capture-file error.
 
-use std::net::IpAddr;
-use std::path::PathBuf;
+mod args;
+mod decode;
+mod demo;
+mod json;
+mod live;
+mod sim;
+
+use std::fmt;
 use std::process::ExitCode;
-use std::sync::mpsc;
 
-use clap::{Args, Parser, Subcommand};
-use doip_sim::{SimConfig, Simulator, TlsFiles};
+use clap::Parser;
 
-#[derive(Parser)]
-#[command(name = "doip", version, about = "Diagnostics over IP (ISO 13400-2) tools")]
-struct Cli {
-    #[command(subcommand)]
-    command: Command,
+use crate::args::{Cli, Command};
+
+/// Why a command failed, and the exit code that says so.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    code: u8,
+    message: String,
 }
 
-#[derive(Subcommand)]
-enum Command {
-    /// Run a simulated DoIP entity (a gateway with ECUs behind it) until Ctrl-C.
-    Sim(SimArgs),
+impl Failure {
+    /// A DoIP or UDS negative answer.
+    pub(crate) const NEGATIVE: u8 = 1;
+    /// Bad command-line input.
+    pub(crate) const USAGE: u8 = 2;
+    /// No answer in time, or the peer cannot be reached.
+    pub(crate) const UNREACHABLE: u8 = 3;
+    /// I/O, TLS, configuration or capture-file errors.
+    pub(crate) const IO: u8 = 4;
+
+    pub(crate) fn new(code: u8, message: impl fmt::Display) -> Self {
+        Self { code, message: message.to_string() }
+    }
 }
 
-#[derive(Args)]
-struct SimArgs {
-    /// Address to bind (overrides the configuration file).
-    #[arg(long)]
-    bind: Option<IpAddr>,
-    /// TOML configuration (see crates/doip-sim/ecu.toml for every field).
-    #[arg(long)]
-    config: Option<PathBuf>,
-    /// TCP_DATA port (0 picks a free one).
-    #[arg(long)]
-    tcp_port: Option<u16>,
-    /// UDP_DISCOVERY port (0 picks a free one).
-    #[arg(long)]
-    udp_port: Option<u16>,
-    /// PEM certificate chain: serve DoIP over TLS as well.
-    #[arg(long, requires = "tls_key")]
-    tls_cert: Option<PathBuf>,
-    /// PEM private key for --tls-cert.
-    #[arg(long, requires = "tls_cert")]
-    tls_key: Option<PathBuf>,
-    /// TLS port.
-    #[arg(long, default_value_t = 3496)]
-    tls_port: u16,
+impl From<doip_client::Error> for Failure {
+    fn from(e: doip_client::Error) -> Self {
+        use doip_client::Error as E;
+        use doip_transport::Error as T;
+        let code = match &e {
+            E::ActivationDenied { .. } | E::ActivationMismatch { .. } | E::DiagnosticNack { .. } => {
+                Self::NEGATIVE
+            }
+            E::Timeout { .. } => Self::UNREACHABLE,
+            E::InvalidTesterAddress(_) | E::EmptyPayload => Self::USAGE,
+            E::Transport(t) => match t {
+                T::Nack { .. } => Self::NEGATIVE,
+                T::Timeout { .. }
+                | T::Refused { .. }
+                | T::ClosedByPeer { .. }
+                | T::NotConnected { .. } => Self::UNREACHABLE,
+                T::Io { source, .. }
+                    if matches!(
+                        source.kind(),
+                        std::io::ErrorKind::ConnectionRefused
+                            | std::io::ErrorKind::ConnectionReset
+                            | std::io::ErrorKind::HostUnreachable
+                            | std::io::ErrorKind::NetworkUnreachable
+                            | std::io::ErrorKind::TimedOut
+                            | std::io::ErrorKind::AddrNotAvailable
+                    ) =>
+                {
+                    Self::UNREACHABLE
+                }
+                _ => Self::IO,
+            },
+            _ => Self::IO,
+        };
+        Self::new(code, e)
+    }
 }
-
-/// Exit code for I/O, TLS and configuration failures.
-const EXIT_IO: u8 = 4;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    match cli.command {
-        Command::Sim(args) => sim(args),
-    }
-}
-
-fn sim(args: SimArgs) -> ExitCode {
-    let mut config = match &args.config {
-        Some(path) => match std::fs::read_to_string(path) {
-            Ok(text) => match SimConfig::from_toml(&text) {
-                Ok(c) => c,
-                Err(e) => return fail(&format!("{}: {e}", path.display())),
-            },
-            Err(e) => return fail(&format!("cannot read {}: {e}", path.display())),
-        },
-        None => SimConfig::default(),
+    let result = match cli.command {
+        Command::Discover(a) => live::discover(&a),
+        Command::Listen(a) => live::listen(&a),
+        Command::Status(a) => live::status(&a),
+        Command::PowerMode(a) => live::power_mode(&a),
+        Command::Alive(a) => live::alive(&a),
+        Command::Activate(a) => live::activate(&a),
+        Command::Send(a) => live::send(&a),
+        Command::Decode(a) => decode::run(&a),
+        Command::Sim(a) => sim::run(a),
+        Command::Demo(a) => demo::run(&a),
     };
-    if let Some(bind) = args.bind {
-        config.bind = bind;
-    }
-    if let Some(port) = args.tcp_port {
-        config.tcp_port = port;
-    }
-    if let Some(port) = args.udp_port {
-        config.udp_port = port;
-    }
-    if let (Some(cert), Some(key)) = (args.tls_cert, args.tls_key) {
-        config.tls = Some(TlsFiles { cert, key, port: args.tls_port });
-    }
-    let mut simulator = match Simulator::new(&config) {
-        Ok(s) => s,
-        Err(e) => return fail(&format!("cannot start the simulator: {e}")),
-    };
-    for line in simulator.describe() {
-        println!("{line}");
-    }
-    let (tx, rx) = mpsc::channel();
-    simulator.set_event_sink(tx);
-    let handle = match simulator.spawn() {
-        Ok(h) => h,
-        Err(e) => return fail(&e.to_string()),
-    };
-    println!("running; Ctrl-C stops");
-    for event in rx {
-        println!("{event}");
-    }
-    match handle.stop() {
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => fail(&e.to_string()),
+        Err(f) => {
+            if !f.message.is_empty() {
+                eprintln!("doip: {}", f.message);
+            }
+            ExitCode::from(f.code)
+        }
     }
-}
-
-fn fail(message: &str) -> ExitCode {
-    eprintln!("doip: {message}");
-    ExitCode::from(EXIT_IO)
 }

@@ -61,6 +61,7 @@ pub struct ClientBuilder {
     auto_reconnect_tcp: bool,
     connect_timeout: Duration,
     ack_timeout: Duration,
+    udp_timeout: Duration,
     p2: Duration,
     p2_star: Duration,
     background: bool,
@@ -87,6 +88,7 @@ impl ClientBuilder {
             auto_reconnect_tcp: false,
             connect_timeout: timing::A_DOIP_CTRL,
             ack_timeout: timing::A_DOIP_DIAGNOSTIC_MESSAGE,
+            udp_timeout: timing::A_DOIP_CTRL,
             p2: timing::A_PROCESSING_TIME,
             p2_star: Duration::from_secs(5),
             background: true,
@@ -169,6 +171,14 @@ impl ClientBuilder {
     #[must_use]
     pub const fn ack_timeout(mut self, timeout: Duration) -> Self {
         self.ack_timeout = timeout;
+        self
+    }
+
+    /// How long to wait for an answer over UDP (entity status, power mode, identification;
+    /// `A_DoIP_Ctrl`, 2 s).
+    #[must_use]
+    pub const fn udp_timeout(mut self, timeout: Duration) -> Self {
+        self.udp_timeout = timeout;
         self
     }
 
@@ -471,8 +481,8 @@ impl Client {
         Ok(h)
     }
 
-    /// Sends `message` over UDP to the entity and waits (`A_DoIP_Ctrl`) for the answer `want`
-    /// accepts.
+    /// Sends `message` over UDP to the entity and waits (the UDP timeout) for the answer
+    /// `want` accepts.
     fn udp_request(
         &mut self,
         version: ProtocolVersion,
@@ -481,7 +491,7 @@ impl Client {
         want: impl Fn(&Message<'_>) -> bool,
     ) -> Result<Frame<'static>> {
         self.udp_send(version, message)?;
-        self.udp_wait(what, Instant::now() + timing::A_DOIP_CTRL, want)
+        self.udp_wait(what, Instant::now() + self.settings.udp_timeout, want)
     }
 
     /// Sends one datagram to the entity's UDP port.

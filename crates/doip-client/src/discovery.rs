@@ -179,8 +179,66 @@ pub fn get_entity(
     d.first()
 }
 
-/// doipclient's `await_vehicle_announcement`: listens on `udp_port` (shared with other
-/// programs) for the next announcement, over IPv4 or IPv6 (joining `FF02::1` on `interface`).
+/// Listens for vehicle announcements on a UDP port shared with other programs (IPv4
+/// broadcast, or IPv6 with `FF02::1` joined on an interface).
+#[derive(Debug)]
+pub struct AnnouncementListener {
+    lp: EventLoop,
+    port: u16,
+}
+
+impl AnnouncementListener {
+    /// Binds `udp_port` (13400 for real vehicles; 0 picks a free one) with address reuse.
+    ///
+    /// # Errors
+    /// Socket errors.
+    pub fn bind(udp_port: u16, ipv6: bool, interface: u32) -> Result<Self> {
+        let mut lp = EventLoop::new()?;
+        let options = if ipv6 {
+            UdpOptions::new((Ipv6Addr::UNSPECIFIED, udp_port).into())
+                .join_multicast_v6(ALL_NODES_V6, interface)
+        } else {
+            UdpOptions::new((Ipv4Addr::UNSPECIFIED, udp_port).into()).broadcast(true)
+        };
+        let h = lp.bind_udp(options.reuse_address(true).answer_nacks(false))?;
+        let port = lp.local_addr(h)?.port();
+        Ok(Self { lp, port })
+    }
+
+    /// The port listened on.
+    #[must_use]
+    pub const fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The next announcement (other datagrams are ignored), waiting up to `timeout`.
+    ///
+    /// # Errors
+    /// [`Error::Timeout`]; socket errors.
+    pub fn next(&mut self, timeout: Duration) -> Result<Entity> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            while let Some(event) = self.lp.next_event() {
+                if let Event::Datagram { from, frame, .. } = event
+                    && let Message::VehicleAnnouncement(announcement) = frame.message
+                {
+                    return Ok(Entity { address: from, announcement });
+                }
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return Err(Error::Timeout {
+                    peer: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.port),
+                    what: "a vehicle announcement",
+                });
+            }
+            self.lp.poll(Some(deadline - now))?;
+        }
+    }
+}
+
+/// doipclient's `await_vehicle_announcement`: the next announcement on `udp_port`, over IPv4
+/// or IPv6 (joining `FF02::1` on `interface`).
 ///
 /// # Errors
 /// [`Error::Timeout`]; socket errors.
@@ -190,31 +248,5 @@ pub fn await_vehicle_announcement(
     ipv6: bool,
     interface: u32,
 ) -> Result<Entity> {
-    let mut lp = EventLoop::new()?;
-    let options = if ipv6 {
-        UdpOptions::new((Ipv6Addr::UNSPECIFIED, udp_port).into())
-            .join_multicast_v6(ALL_NODES_V6, interface)
-    } else {
-        UdpOptions::new((Ipv4Addr::UNSPECIFIED, udp_port).into()).broadcast(true)
-    };
-    let local = options.clone();
-    lp.bind_udp(local.reuse_address(true).answer_nacks(false))?;
-    let deadline = Instant::now() + timeout;
-    loop {
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(Error::Timeout {
-                peer: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), udp_port),
-                what: "a vehicle announcement",
-            });
-        }
-        lp.poll(Some(deadline - now))?;
-        while let Some(event) = lp.next_event() {
-            if let Event::Datagram { from, frame, .. } = event
-                && let Message::VehicleAnnouncement(announcement) = frame.message
-            {
-                return Ok(Entity { address: from, announcement });
-            }
-        }
-    }
+    AnnouncementListener::bind(udp_port, ipv6, interface)?.next(timeout)
 }

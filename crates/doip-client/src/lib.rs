@@ -30,7 +30,9 @@ mod tester;
 mod uds_channel;
 
 pub use client::{Client, ClientBuilder, Counters, TCP_PORT, TransportKind};
-pub use discovery::{Discovery, Entity, await_vehicle_announcement, get_entity};
+pub use discovery::{
+    AnnouncementListener, Discovery, Entity, await_vehicle_announcement, get_entity,
+};
 pub use error::{Error, Result};
 pub use tester::{EcuId, Tester};
 #[cfg(feature = "ecu-diagnostics")]

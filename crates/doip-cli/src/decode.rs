@@ -1,0 +1,213 @@
+//! `doip decode`: DoIP in a capture file, or in hex bytes from the command line.
+
+use std::io::{BufWriter, Write};
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use doip_pcap::{CaptureError, Content, DecodeOptions, StreamError};
+use doip_proto::header::HEADER_LEN;
+use doip_proto::{Header, Message, Transport};
+use serde_json::{Map, Value};
+
+use crate::args::{DecodeArgs, parse_hex};
+use crate::{Failure, json};
+
+/// Where and when a decoded unit was seen (absent for hex from the command line).
+struct Seen {
+    frame: u64,
+    place: Option<(Duration, SocketAddr, SocketAddr, Transport)>,
+}
+
+/// Writes events as text or JSON lines and counts malformed ones.
+struct Printer<W: Write> {
+    out: W,
+    json: bool,
+    quiet: bool,
+    malformed: u64,
+    error: Option<std::io::Error>,
+}
+
+impl<W: Write> Printer<W> {
+    fn print(&mut self, seen: &Seen, content: &Content<'_>) {
+        if matches!(content, Content::Malformed { .. }) {
+            self.malformed += 1;
+        }
+        if self.quiet || self.error.is_some() {
+            return;
+        }
+        let written = if self.json {
+            let line = Value::Object(object(seen, content));
+            writeln!(self.out, "{line}")
+        } else {
+            writeln!(self.out, "{}", text(seen, content))
+        };
+        // A closed pipe (`doip decode ... | head`) ends the output, not the program.
+        if let Err(e) = written {
+            self.error = Some(e);
+        }
+    }
+}
+
+fn object(seen: &Seen, content: &Content<'_>) -> Map<String, Value> {
+    let mut map = Map::new();
+    map.insert("frame".into(), seen.frame.into());
+    if let Some((time, src, dst, transport)) = seen.place {
+        map.insert("time".into(), time.as_secs_f64().into());
+        map.insert("src".into(), src.to_string().into());
+        map.insert("dst".into(), dst.to_string().into());
+        let transport = match transport {
+            Transport::Tcp => "tcp",
+            Transport::Udp => "udp",
+        };
+        map.insert("transport".into(), transport.into());
+    }
+    match content {
+        Content::Message { header, message } => {
+            json::header(&mut map, header);
+            json::message(&mut map, message);
+        }
+        Content::Malformed { header, error } => {
+            if let Some(header) = header {
+                json::header(&mut map, header);
+            }
+            map.insert("error".into(), error.to_string().into());
+        }
+        Content::Tls { content_type, version, length } => {
+            map.insert("tls".into(), tls_name(*content_type).into());
+            map.insert("tls_content_type".into(), (*content_type).into());
+            map.insert("tls_version".into(), (*version).into());
+            map.insert("tls_length".into(), (*length).into());
+        }
+    }
+    map
+}
+
+fn tls_name(content_type: u8) -> &'static str {
+    match content_type {
+        20 => "change_cipher_spec",
+        21 => "alert",
+        22 => "handshake",
+        23 => "application_data",
+        24 => "heartbeat",
+        _ => "unknown",
+    }
+}
+
+fn text(seen: &Seen, content: &Content<'_>) -> String {
+    let mut line = format!("#{}", seen.frame);
+    if let Some((time, src, dst, transport)) = seen.place {
+        let t = time.as_secs_f64();
+        line += &format!(" {t:.6} {src} -> {dst} {transport}");
+    }
+    match content {
+        Content::Message { header, message } => {
+            line += &format!(" v{}: {message}", header.version.value());
+        }
+        Content::Malformed { error, .. } => line += &format!(" MALFORMED: {error}"),
+        Content::Tls { content_type, length, .. } => {
+            line += &format!(" TLS {} record, {length} bytes (encrypted)", tls_name(*content_type));
+        }
+    }
+    line
+}
+
+pub(crate) fn run(a: &DecodeArgs) -> Result<(), Failure> {
+    let stdout = std::io::stdout();
+    let mut printer = Printer {
+        out: BufWriter::with_capacity(1 << 16, stdout.lock()),
+        json: a.json,
+        quiet: a.summary,
+        malformed: 0,
+        error: None,
+    };
+    let result = match &a.pcap {
+        Some(path) => capture(a, path, &mut printer),
+        None => hex(&a.hex, &mut printer),
+    };
+    let _ = printer.out.flush();
+    result?;
+    if printer.malformed > 0 {
+        return Err(Failure::new(
+            Failure::NEGATIVE,
+            format!("{} malformed DoIP message(s)", printer.malformed),
+        ));
+    }
+    Ok(())
+}
+
+fn capture<W: Write>(
+    a: &DecodeArgs,
+    path: &std::path::Path,
+    printer: &mut Printer<W>,
+) -> Result<(), Failure> {
+    let mut options = DecodeOptions::default();
+    options.doip_ports.extend(&a.port);
+    options.tls_ports.extend(&a.tls_port);
+    let name = path.display().to_string();
+    let sink = |e: doip_pcap::Event<'_>| {
+        let seen = Seen { frame: e.packet, place: Some((e.time, e.src, e.dst, e.transport)) };
+        printer.print(&seen, &e.content);
+    };
+    let result = if name == "-" {
+        doip_pcap::decode_capture(std::io::stdin(), options, sink)
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Failure::new(Failure::IO, format!("cannot open {name}: {e}")))?;
+        doip_pcap::decode_capture(file, options, sink)
+    };
+    let stats = result.map_err(|e: CaptureError| Failure::new(Failure::IO, format!("{name}: {e}")))?;
+    if a.summary {
+        println!(
+            "{name}: {} packets, {} on DoIP ports, {} DoIP messages, {} malformed, \
+             {} TLS records, {} not decoded (not IP, fragments, cut short)",
+            stats.packets,
+            stats.doip_packets,
+            stats.messages,
+            stats.malformed,
+            stats.tls_records,
+            stats.skipped
+        );
+    }
+    Ok(())
+}
+
+/// Frames back to back in hex arguments.
+fn hex<W: Write>(args: &[String], printer: &mut Printer<W>) -> Result<(), Failure> {
+    let mut bytes = Vec::new();
+    for arg in args {
+        bytes.extend(parse_hex(arg).map_err(|e| Failure::new(Failure::USAGE, e))?);
+    }
+    let mut rest = &bytes[..];
+    let mut frame = 0;
+    while !rest.is_empty() {
+        frame += 1;
+        let seen = Seen { frame, place: None };
+        let Some(head) = rest.first_chunk::<HEADER_LEN>() else {
+            let error = doip_proto::Error::TruncatedHeader { length: rest.len() }.into();
+            printer.print(&seen, &Content::Malformed { header: None, error });
+            break;
+        };
+        let header = Header::from_bytes(*head);
+        let total = HEADER_LEN.saturating_add(header.payload_length as usize);
+        if !header.has_valid_pattern() || rest.len() < total {
+            let error = if header.has_valid_pattern() {
+                StreamError::Truncated { have: rest.len(), need: total }
+            } else {
+                doip_proto::Error::IncorrectPatternFormat {
+                    version: header.version.value(),
+                    inverse_version: header.inverse_version,
+                }
+                .into()
+            };
+            printer.print(&seen, &Content::Malformed { header: Some(header), error });
+            break;
+        }
+        let content = match Message::parse(header.payload_type, &rest[HEADER_LEN..total]) {
+            Ok(message) => Content::Message { header, message },
+            Err(e) => Content::Malformed { header: Some(header), error: e.into() },
+        };
+        printer.print(&seen, &content);
+        rest = &rest[total..];
+    }
+    Ok(())
+}

@@ -1,0 +1,640 @@
+//! From packets to DoIP messages: TCP streams reassembled per flow, UDP datagrams one by one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use doip_proto::header::HEADER_LEN;
+use doip_proto::{Error, Header, Message, Transport};
+use etherparse::{NetSlice, TransportSlice};
+
+use crate::Packet;
+use crate::link::slice;
+
+/// The standard ports: DoIP on 13400, DoIP over TLS on 3496.
+pub const DOIP_PORT: u16 = 13400;
+/// TCP_DATA over TLS (ISO 13400-2:2019).
+pub const TLS_PORT: u16 = 3496;
+
+/// Out-of-order segments held per flow direction before the missing bytes count as lost.
+const MAX_PENDING_SEGMENTS: usize = 64;
+/// Bytes of out-of-order segments held per flow direction.
+const MAX_PENDING_BYTES: usize = 1 << 20;
+
+/// What the decoder looks at and how much it buffers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DecodeOptions {
+    /// Ports carrying plain DoIP over TCP and UDP (default 13400).
+    pub doip_ports: Vec<u16>,
+    /// TCP ports carrying DoIP over TLS (default 3496): records are reported, not parsed.
+    pub tls_ports: Vec<u16>,
+    /// The largest payload reassembled; longer messages are reported and skipped unbuffered.
+    pub max_payload_length: u32,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        Self {
+            doip_ports: vec![DOIP_PORT],
+            tls_ports: vec![TLS_PORT],
+            max_payload_length: 16 << 20,
+        }
+    }
+}
+
+/// One thing found in the capture: a DoIP message, a malformed one, or a TLS record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event<'a> {
+    /// The packet that completed it (Wireshark shows reassembled messages there too).
+    pub packet: u64,
+    /// That packet's capture time since the Unix epoch.
+    pub time: Duration,
+    /// Sender.
+    pub src: SocketAddr,
+    /// Receiver.
+    pub dst: SocketAddr,
+    /// TCP or UDP.
+    pub transport: Transport,
+    /// What was found.
+    pub content: Content<'a>,
+}
+
+/// The payload of an [`Event`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Content<'a> {
+    /// A well-formed DoIP message.
+    Message {
+        /// Its header as captured.
+        header: Header,
+        /// The typed payload, borrowing the capture.
+        message: Message<'a>,
+    },
+    /// Bytes on a DoIP port that do not form a valid DoIP message.
+    Malformed {
+        /// The header, when one was read.
+        header: Option<Header>,
+        /// What is wrong.
+        error: StreamError,
+    },
+    /// A TLS record on a DoIP-over-TLS connection: encrypted, so not decoded.
+    Tls {
+        /// TLS content type (20 change cipher spec, 21 alert, 22 handshake, 23 application data).
+        content_type: u8,
+        /// Record-layer version (0x0303 for TLS 1.2 and 1.3).
+        version: u16,
+        /// Encrypted length.
+        length: u16,
+    },
+}
+
+/// Why bytes on a DoIP port were not a valid message.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The header or payload broke a rule of ISO 13400-2.
+    #[error(transparent)]
+    Doip(#[from] Error),
+    /// Bytes of the TCP stream were never captured; decoding resumes at the next header.
+    #[error("{missing} bytes of the TCP stream are missing from the capture")]
+    Gap {
+        /// How many.
+        missing: u32,
+    },
+    /// The connection or the capture ended inside a message.
+    #[error("the stream ended inside a message: {have} of {need} bytes captured")]
+    Truncated {
+        /// Bytes of the message captured.
+        have: usize,
+        /// Bytes it announced (at least a header).
+        need: usize,
+    },
+    /// Bytes skipped while looking for the next DoIP header after an error or gap.
+    #[error("{skipped} bytes that do not start a DoIP header were skipped")]
+    Unsynchronised {
+        /// How many.
+        skipped: usize,
+    },
+}
+
+/// Counts kept over a whole capture.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Packets seen.
+    pub packets: u64,
+    /// Packets to or from a DoIP or TLS port.
+    pub doip_packets: u64,
+    /// Well-formed DoIP messages.
+    pub messages: u64,
+    /// Malformed-message events.
+    pub malformed: u64,
+    /// TLS records.
+    pub tls_records: u64,
+    /// Packets that are not IP, are IP fragments, or are cut short (not decoded).
+    pub skipped: u64,
+}
+
+/// Packet metadata attached to every event a segment produces.
+#[derive(Clone, Copy)]
+struct Meta {
+    packet: u64,
+    time: Duration,
+    src: SocketAddr,
+    dst: SocketAddr,
+    transport: Transport,
+}
+
+impl Meta {
+    fn event<'a>(&self, content: Content<'a>) -> Event<'a> {
+        Event {
+            packet: self.packet,
+            time: self.time,
+            src: self.src,
+            dst: self.dst,
+            transport: self.transport,
+            content,
+        }
+    }
+}
+
+/// One direction of a TCP connection.
+#[derive(Default)]
+struct Flow {
+    /// Sequence number of the next byte expected.
+    next_seq: Option<u32>,
+    /// Bytes of a message (or TLS record header) not yet complete; starts at its first byte.
+    buf: Vec<u8>,
+    /// Payload bytes still to pass unread (a refused message or a TLS record body).
+    skip: u64,
+    /// After a gap or a bad header: looking for the next plausible header.
+    unsynced: bool,
+    /// The connection carries TLS.
+    tls: bool,
+    /// Segments that arrived ahead of `next_seq`, by sequence number.
+    pending: BTreeMap<u32, (u64, Vec<u8>)>,
+    pending_bytes: usize,
+}
+
+/// Turns packets into [`Event`]s. I/O-free: feed it [`Packet`]s from a
+/// [`crate::CaptureReader`] or from anywhere else.
+#[derive(Default)]
+pub struct Decoder {
+    options: DecodeOptions,
+    flows: HashMap<(SocketAddr, SocketAddr), Flow>,
+    stats: Stats,
+}
+
+impl std::fmt::Debug for Decoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Decoder")
+            .field("options", &self.options)
+            .field("flows", &self.flows.len())
+            .field("stats", &self.stats)
+            .finish()
+    }
+}
+
+impl Decoder {
+    /// A decoder with these options.
+    #[must_use]
+    pub fn new(options: DecodeOptions) -> Self {
+        Self { options, flows: HashMap::new(), stats: Stats::default() }
+    }
+
+    /// The counts so far.
+    #[must_use]
+    pub const fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    /// Decodes one packet, calling `sink` for everything it completes.
+    pub fn packet<F: FnMut(Event<'_>)>(&mut self, packet: &Packet<'_>, sink: &mut F) {
+        self.stats.packets += 1;
+        let Some(sliced) = slice(packet.link_type, packet.data) else {
+            self.stats.skipped += 1;
+            return;
+        };
+        let (src_ip, dst_ip, fragmented) = match &sliced.net {
+            Some(NetSlice::Ipv4(ip)) => (
+                IpAddr::V4(ip.header().source_addr()),
+                IpAddr::V4(ip.header().destination_addr()),
+                ip.is_payload_fragmented(),
+            ),
+            Some(NetSlice::Ipv6(ip)) => (
+                IpAddr::V6(ip.header().source_addr()),
+                IpAddr::V6(ip.header().destination_addr()),
+                ip.is_payload_fragmented(),
+            ),
+            _ => {
+                self.stats.skipped += 1;
+                return;
+            }
+        };
+        let mut sink = Counting { sink, stats: &mut self.stats };
+        match &sliced.transport {
+            Some(TransportSlice::Tcp(tcp)) => {
+                let (sp, dp) = (tcp.source_port(), tcp.destination_port());
+                let tls = self.options.tls_ports.iter().any(|p| *p == sp || *p == dp);
+                if !tls && !self.options.doip_ports.iter().any(|p| *p == sp || *p == dp) {
+                    return;
+                }
+                sink.stats.doip_packets += 1;
+                let meta = Meta {
+                    packet: packet.number,
+                    time: packet.time,
+                    src: SocketAddr::new(src_ip, sp),
+                    dst: SocketAddr::new(dst_ip, dp),
+                    transport: Transport::Tcp,
+                };
+                let key = (meta.src, meta.dst);
+                let flow = self.flows.entry(key).or_default();
+                flow.tls |= tls;
+                let segment = Segment {
+                    seq: tcp.sequence_number(),
+                    syn: tcp.syn(),
+                    data: tcp.payload(),
+                };
+                flow.segment(&segment, &meta, self.options.max_payload_length, &mut sink);
+                if tcp.fin() || tcp.rst() {
+                    if let Some(mut flow) = self.flows.remove(&key) {
+                        flow.finish(&meta, &mut sink);
+                    }
+                }
+            }
+            Some(TransportSlice::Udp(udp)) => {
+                let (sp, dp) = (udp.source_port(), udp.destination_port());
+                if !self.options.doip_ports.iter().any(|p| *p == sp || *p == dp) {
+                    return;
+                }
+                sink.stats.doip_packets += 1;
+                if fragmented {
+                    sink.stats.skipped += 1;
+                    return;
+                }
+                let meta = Meta {
+                    packet: packet.number,
+                    time: packet.time,
+                    src: SocketAddr::new(src_ip, sp),
+                    dst: SocketAddr::new(dst_ip, dp),
+                    transport: Transport::Udp,
+                };
+                datagram(udp.payload(), &meta, &mut sink);
+            }
+            _ => {}
+        }
+    }
+
+    /// Reports every stream that ended inside a message; call once after the last packet.
+    pub fn finish<F: FnMut(Event<'_>)>(&mut self, sink: &mut F) {
+        let mut sink = Counting { sink, stats: &mut self.stats };
+        let mut flows: Vec<_> = self.flows.drain().collect();
+        flows.sort_by_key(|(key, _)| *key);
+        for ((src, dst), mut flow) in flows {
+            let meta = Meta {
+                packet: sink.stats.packets,
+                time: Duration::ZERO,
+                src,
+                dst,
+                transport: Transport::Tcp,
+            };
+            flow.finish(&meta, &mut sink);
+        }
+    }
+}
+
+/// Counts events on their way to the caller's sink.
+struct Counting<'s, F> {
+    sink: &'s mut F,
+    stats: &'s mut Stats,
+}
+
+impl<F: FnMut(Event<'_>)> Counting<'_, F> {
+    fn emit(&mut self, event: Event<'_>) {
+        match &event.content {
+            Content::Message { .. } => self.stats.messages += 1,
+            Content::Malformed { .. } => self.stats.malformed += 1,
+            Content::Tls { .. } => self.stats.tls_records += 1,
+        }
+        (self.sink)(event);
+    }
+}
+
+/// One DoIP message per datagram, and nothing else in it.
+fn datagram<F: FnMut(Event<'_>)>(data: &[u8], meta: &Meta, sink: &mut Counting<'_, F>) {
+    let Some(head) = data.first_chunk::<HEADER_LEN>() else {
+        let error = Error::TruncatedHeader { length: data.len() };
+        sink.emit(meta.event(Content::Malformed { header: None, error: error.into() }));
+        return;
+    };
+    let header = Header::from_bytes(*head);
+    let content = if !header.has_valid_pattern() {
+        malformed(&header)
+    } else if data.len() - HEADER_LEN != header.payload_length as usize {
+        let error = Error::DatagramLengthMismatch {
+            payload_length: header.payload_length,
+            datagram_length: data.len(),
+        };
+        Content::Malformed { header: Some(header), error: error.into() }
+    } else {
+        parse(header, &data[HEADER_LEN..])
+    };
+    sink.emit(meta.event(content));
+}
+
+/// The event for a header whose inverse version byte is wrong.
+fn malformed(header: &Header) -> Content<'static> {
+    let error = Error::IncorrectPatternFormat {
+        version: header.version.value(),
+        inverse_version: header.inverse_version,
+    };
+    Content::Malformed { header: Some(*header), error: error.into() }
+}
+
+/// A complete payload, typed.
+fn parse<'a>(header: Header, payload: &'a [u8]) -> Content<'a> {
+    match Message::parse(header.payload_type, payload) {
+        Ok(message) => Content::Message { header, message },
+        Err(error) => Content::Malformed { header: Some(header), error: error.into() },
+    }
+}
+
+/// The parts of a TCP segment reassembly needs.
+struct Segment<'a> {
+    seq: u32,
+    syn: bool,
+    data: &'a [u8],
+}
+
+/// How a message (or TLS record) at the front of the stream stands.
+enum Framing {
+    /// Not enough bytes for a header.
+    NeedHeader,
+    /// A header was read; the whole unit is `total` bytes.
+    Unit { total: usize },
+    /// The header is not valid here: resynchronise.
+    Invalid(Content<'static>),
+    /// A payload too large to reassemble: report and skip `skip` payload bytes.
+    Skip(Content<'static>, u64),
+}
+
+impl Flow {
+    fn segment<F: FnMut(Event<'_>)>(
+        &mut self,
+        segment: &Segment<'_>,
+        meta: &Meta,
+        max: u32,
+        sink: &mut Counting<'_, F>,
+    ) {
+        if segment.syn {
+            // A new connection on this address pair: data starts after the SYN.
+            *self = Self { tls: self.tls, ..Self::default() };
+            self.next_seq = Some(segment.seq.wrapping_add(1));
+            if segment.data.is_empty() {
+                return;
+            }
+        }
+        let next = *self.next_seq.get_or_insert(segment.seq);
+        let seq = if segment.syn { segment.seq.wrapping_add(1) } else { segment.seq };
+        let ahead = seq.wrapping_sub(next) as i32;
+        if ahead > 0 {
+            self.hold(seq, meta.packet, segment.data, meta, max, sink);
+            return;
+        }
+        // Overlap with bytes already delivered (a retransmission): keep only the new part.
+        let old = ahead.unsigned_abs() as usize;
+        let Some(data) = segment.data.get(old..).filter(|d| !d.is_empty()) else { return };
+        self.deliver(data, meta, max, sink);
+        self.drain_pending(meta, max, sink);
+    }
+
+    /// Keeps a segment that arrived early; when too much is held, gives up on the gap.
+    fn hold<F: FnMut(Event<'_>)>(
+        &mut self,
+        seq: u32,
+        packet: u64,
+        data: &[u8],
+        meta: &Meta,
+        max: u32,
+        sink: &mut Counting<'_, F>,
+    ) {
+        if data.is_empty() {
+            return;
+        }
+        self.pending_bytes += data.len();
+        if let Some((_, old)) = self.pending.insert(seq, (packet, data.to_vec())) {
+            self.pending_bytes -= old.len();
+        }
+        if self.pending.len() > MAX_PENDING_SEGMENTS || self.pending_bytes > MAX_PENDING_BYTES {
+            self.skip_gap(meta, sink);
+            self.drain_pending(meta, max, sink);
+        }
+    }
+
+    /// Declares the bytes before the first held segment lost.
+    fn skip_gap<F: FnMut(Event<'_>)>(&mut self, meta: &Meta, sink: &mut Counting<'_, F>) {
+        let (Some(next), Some((&first, _))) = (self.next_seq, self.pending.first_key_value())
+        else {
+            return;
+        };
+        let missing = first.wrapping_sub(next);
+        let error = StreamError::Gap { missing };
+        sink.emit(meta.event(Content::Malformed { header: None, error }));
+        self.buf.clear();
+        self.skip = 0;
+        self.unsynced = !self.tls;
+        self.next_seq = Some(first);
+    }
+
+    /// Delivers held segments that are now in order.
+    fn drain_pending<F: FnMut(Event<'_>)>(
+        &mut self,
+        meta: &Meta,
+        max: u32,
+        sink: &mut Counting<'_, F>,
+    ) {
+        while let (Some(next), Some(entry)) = (self.next_seq, self.pending.first_entry()) {
+            let ahead = entry.key().wrapping_sub(next) as i32;
+            if ahead > 0 {
+                return;
+            }
+            let (packet, data) = entry.remove();
+            self.pending_bytes -= data.len();
+            // Events go to the packet that completed them; a held segment completes what it
+            // carries when it is released, so it keeps its own number.
+            if let Some(data) = data.get(ahead.unsigned_abs() as usize..) {
+                self.deliver(data, &Meta { packet: packet.max(meta.packet), ..*meta }, max, sink);
+            }
+        }
+    }
+
+    /// Bytes in stream order, at `next_seq`.
+    fn deliver<F: FnMut(Event<'_>)>(
+        &mut self,
+        mut data: &[u8],
+        meta: &Meta,
+        max: u32,
+        sink: &mut Counting<'_, F>,
+    ) {
+        self.next_seq = self.next_seq.map(|n| n.wrapping_add(data.len() as u32));
+        while !data.is_empty() {
+            if self.skip > 0 {
+                let n = data.len().min(usize::try_from(self.skip).unwrap_or(usize::MAX));
+                self.skip -= n as u64;
+                data = &data[n..];
+                continue;
+            }
+            if self.unsynced {
+                match find_header(data, max) {
+                    Some(at) => {
+                        self.unsynced = false;
+                        if at > 0 {
+                            let error = StreamError::Unsynchronised { skipped: at };
+                            sink.emit(meta.event(Content::Malformed { header: None, error }));
+                        }
+                        data = &data[at..];
+                    }
+                    None => {
+                        let error = StreamError::Unsynchronised { skipped: data.len() };
+                        sink.emit(meta.event(Content::Malformed { header: None, error }));
+                        return;
+                    }
+                }
+            }
+            if self.buf.is_empty() {
+                // Fast path: whole units straight from the segment, no copy.
+                match framing(&mut self.tls, data, max) {
+                    Framing::Unit { total } if total <= data.len() => {
+                        unit(&data[..total], meta, sink);
+                        data = &data[total..];
+                    }
+                    Framing::NeedHeader | Framing::Unit { .. } => {
+                        self.buf.extend_from_slice(data);
+                        return;
+                    }
+                    Framing::Invalid(content) => {
+                        sink.emit(meta.event(content));
+                        self.unsynced = true;
+                        data = &data[1..];
+                    }
+                    Framing::Skip(content, skip) => {
+                        sink.emit(meta.event(content));
+                        self.skip = skip;
+                        data = &data[data.len().min(self.header_len())..];
+                    }
+                }
+                continue;
+            }
+            // Complete the buffered unit: its header first, then its body.
+            let want = match framing(&mut self.tls, &self.buf, max) {
+                Framing::NeedHeader => self.header_len(),
+                Framing::Unit { total } => total,
+                Framing::Invalid(content) => {
+                    sink.emit(meta.event(content));
+                    self.buf.clear();
+                    self.unsynced = true;
+                    continue;
+                }
+                Framing::Skip(content, skip) => {
+                    sink.emit(meta.event(content));
+                    self.buf.clear();
+                    self.skip = skip;
+                    continue;
+                }
+            };
+            let n = (want - self.buf.len()).min(data.len());
+            self.buf.extend_from_slice(&data[..n]);
+            data = &data[n..];
+            if let Framing::Unit { total } = framing(&mut self.tls, &self.buf, max)
+                && total == self.buf.len()
+            {
+                unit(&self.buf, meta, sink);
+                self.buf.clear();
+            }
+        }
+    }
+
+    const fn header_len(&self) -> usize {
+        if self.tls { TLS_HEADER_LEN } else { HEADER_LEN }
+    }
+
+    /// The connection (or capture) ended: report a message cut short.
+    fn finish<F: FnMut(Event<'_>)>(&mut self, meta: &Meta, sink: &mut Counting<'_, F>) {
+        if !self.pending.is_empty() {
+            self.skip_gap(meta, sink);
+            let max = u32::MAX;
+            self.drain_pending(meta, max, sink);
+        }
+        if self.buf.is_empty() {
+            return;
+        }
+        let need = match framing(&mut self.tls, &self.buf, u32::MAX) {
+            Framing::Unit { total } => total,
+            _ => self.header_len(),
+        };
+        let header = self.buf.first_chunk::<HEADER_LEN>().map(|h| Header::from_bytes(*h));
+        let error = StreamError::Truncated { have: self.buf.len(), need };
+        sink.emit(meta.event(Content::Malformed { header: header.filter(|_| !self.tls), error }));
+        self.buf.clear();
+    }
+}
+
+/// Reads the unit header at the front of `data`.
+fn framing(tls: &mut bool, data: &[u8], max: u32) -> Framing {
+    if !*tls && is_tls_record_start(data) {
+        // TLS on a plain DoIP port: a DoIP header never starts like this.
+        *tls = true;
+    }
+    if *tls {
+        let Some(h) = data.first_chunk::<TLS_HEADER_LEN>() else { return Framing::NeedHeader };
+        let length = u16::from_be_bytes([h[3], h[4]]);
+        return Framing::Skip(
+            Content::Tls { content_type: h[0], version: u16::from_be_bytes([h[1], h[2]]), length },
+            u64::from(length),
+        );
+    }
+    let Some(head) = data.first_chunk::<HEADER_LEN>() else { return Framing::NeedHeader };
+    let header = Header::from_bytes(*head);
+    if !header.has_valid_pattern() {
+        return Framing::Invalid(malformed(&header));
+    }
+    if header.payload_length > max {
+        let error = Error::MessageTooLarge {
+            payload_type: header.payload_type,
+            length: header.payload_length,
+            max,
+        };
+        return Framing::Skip(
+            Content::Malformed { header: Some(header), error: error.into() },
+            u64::from(header.payload_length),
+        );
+    }
+    Framing::Unit { total: HEADER_LEN + header.payload_length as usize }
+}
+
+/// A complete DoIP message.
+fn unit<F: FnMut(Event<'_>)>(unit: &[u8], meta: &Meta, sink: &mut Counting<'_, F>) {
+    let Some(head) = unit.first_chunk::<HEADER_LEN>() else { return };
+    let header = Header::from_bytes(*head);
+    sink.emit(meta.event(parse(header, &unit[HEADER_LEN..])));
+}
+
+/// A TLS record header: content type, version, length.
+const TLS_HEADER_LEN: usize = 5;
+
+/// Whether `data` starts like a TLS record (content type 20–24, major version 3).
+fn is_tls_record_start(data: &[u8]) -> bool {
+    matches!(data, [20..=24, 3, ..])
+}
+
+/// The first offset in `data` where a plausible DoIP header starts: valid pattern, a known
+/// version, a named payload type with a length it allows, within the size limit.
+fn find_header(data: &[u8], max: u32) -> Option<usize> {
+    data.windows(HEADER_LEN).position(|w| {
+        let Some(head) = w.first_chunk::<HEADER_LEN>() else { return false };
+        let h = Header::from_bytes(*head);
+        h.has_valid_pattern()
+            && matches!(h.version.value(), 1..=4 | 0xFF)
+            && h.payload_type.is_named()
+            && h.payload_type.length_rule().accepts(h.payload_length)
+            && h.payload_length <= max
+    })
+}
