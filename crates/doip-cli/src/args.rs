@@ -96,7 +96,7 @@ pub(crate) struct DiscoverArgs {
     /// Broadcast address to send to.
     #[arg(long, default_value = "255.255.255.255")]
     pub(crate) broadcast: IpAddr,
-    /// Use IPv6 multicast to FF02::1 on --interface.
+    /// Use IPv6 multicast to `FF02::1` on --interface.
     #[arg(long, requires = "interface")]
     pub(crate) ipv6: bool,
     /// Interface name or index for IPv6.
@@ -120,7 +120,7 @@ pub(crate) struct ListenArgs {
     /// UDP port to listen on.
     #[arg(long, default_value_t = 13400)]
     pub(crate) udp_port: u16,
-    /// Listen over IPv6 (FF02::1 joined on --interface).
+    /// Listen over IPv6 (`FF02::1` joined on --interface).
     #[arg(long, requires = "interface")]
     pub(crate) ipv6: bool,
     /// Interface name or index for IPv6.
@@ -270,7 +270,7 @@ pub(crate) fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     if let Some(bad) = digits.iter().find(|b| !b.is_ascii_hexdigit()) {
         return Err(format!("{s:?} is not hex ({:?} is not a hex digit)", char::from(*bad)));
     }
-    if digits.len() % 2 != 0 {
+    if !digits.len().is_multiple_of(2) {
         return Err(format!("{s:?} has an odd number of hex digits"));
     }
     Ok(digits

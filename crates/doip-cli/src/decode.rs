@@ -1,5 +1,6 @@
 //! `doip decode`: DoIP in a capture file, or in hex bytes from the command line.
 
+use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -97,15 +98,18 @@ fn text(seen: &Seen, content: &Content<'_>) -> String {
     let mut line = format!("#{}", seen.frame);
     if let Some((time, src, dst, transport)) = seen.place {
         let t = time.as_secs_f64();
-        line += &format!(" {t:.6} {src} -> {dst} {transport}");
+        let _ = write!(line, " {t:.6} {src} -> {dst} {transport}");
     }
     match content {
         Content::Message { header, message } => {
-            line += &format!(" v{}: {message}", header.version.value());
+            let _ = write!(line, " v{}: {message}", header.version.value());
         }
-        Content::Malformed { error, .. } => line += &format!(" MALFORMED: {error}"),
+        Content::Malformed { error, .. } => {
+            let _ = write!(line, " MALFORMED: {error}");
+        }
         Content::Tls { content_type, length, .. } => {
-            line += &format!(" TLS {} record, {length} bytes (encrypted)", tls_name(*content_type));
+            let name = tls_name(*content_type);
+            let _ = write!(line, " TLS {name} record, {length} bytes (encrypted)");
         }
     }
     line
@@ -155,7 +159,8 @@ fn capture<W: Write>(
             .map_err(|e| Failure::new(Failure::IO, format!("cannot open {name}: {e}")))?;
         doip_pcap::decode_capture(file, options, sink)
     };
-    let stats = result.map_err(|e: CaptureError| Failure::new(Failure::IO, format!("{name}: {e}")))?;
+    let stats =
+        result.map_err(|e: CaptureError| Failure::new(Failure::IO, format!("{name}: {e}")))?;
     if a.summary {
         println!(
             "{name}: {} packets, {} on DoIP ports, {} DoIP messages, {} malformed, \

@@ -1,9 +1,9 @@
 //! `doip demo`: the whole stack against the built-in simulated entity, on loopback.
 
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use doip_client::{ClientBuilder, Discovery};
+use doip_client::{Client, ClientBuilder, Discovery};
 use doip_proto::LogicalAddress;
 use doip_sim::{SimConfig, Simulator};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -44,7 +44,11 @@ pub(crate) fn run(a: &DemoArgs) -> Result<(), Failure> {
         .tcp_port(sim.tcp.port())
         .udp_port(sim.udp.port())
         .connect()?;
-    println!("activated   routing for tester {} on {}", LogicalAddress::DEFAULT_TESTER, client.peer());
+    println!(
+        "activated   routing for tester {} on {}",
+        LogicalAddress::DEFAULT_TESTER,
+        client.peer()
+    );
 
     // 3. Entity status and power mode.
     let status = client.request_entity_status()?;
@@ -78,8 +82,47 @@ pub(crate) fn run(a: &DemoArgs) -> Result<(), Failure> {
     let p50 = times[times.len() / 2];
     let p99 = times[(times.len() * 99 / 100).min(times.len() - 1)];
 
-    // 6. A flash download: RequestDownload, TransferData blocks, RequestTransferExit.
+    // 6. A flash download with a CRC check.
     let image: Vec<u8> = (0..a.flash_bytes).map(|i| (i * 31 + i / 251) as u8).collect();
+    let flash = flash(&mut client, &image)?;
+    let mib = f64::from(u32::try_from(image.len()).unwrap_or(u32::MAX)) / f64::from(1 << 20);
+    println!(
+        "flashed     {} bytes in {} blocks of {} bytes to {ENGINE}, CRC-32 {:08x} confirmed",
+        image.len(),
+        image.len().div_ceil(flash.block),
+        flash.block,
+        flash.crc,
+    );
+    let counters = client.counters();
+    client.close()?;
+    sim.stop().map_err(|e| Failure::new(Failure::IO, e))?;
+
+    println!();
+    println!("summary");
+    println!("  round trip (UDS 3E 00, {} samples)  p50 {p50:.1?}  p99 {p99:.1?}", times.len());
+    println!(
+        "  flash download                      {:.1} MiB/s ({mib:.1} MiB in {:.2?})",
+        mib / flash.time.as_secs_f64(),
+        flash.time,
+    );
+    println!(
+        "  DoIP frames                         {} sent, {} received, {} NACKs",
+        counters.frames_sent, counters.frames_received, counters.nacks
+    );
+    println!("  total                               {:.2?}", started.elapsed());
+    Ok(())
+}
+
+/// What a flash download measured.
+struct Flashed {
+    time: Duration,
+    block: usize,
+    crc: u32,
+}
+
+/// RequestDownload, TransferData blocks with a progress bar, RequestTransferExit; the CRC-32
+/// the ECU reports must be the image's.
+fn flash(client: &mut Client, image: &[u8]) -> Result<Flashed, Failure> {
     let size = u32::try_from(image.len())
         .map_err(|_| Failure::new(Failure::USAGE, "--flash-bytes must fit in 32 bits"))?;
     let request = [&[0x34, 0x00, 0x44, 0, 0, 0, 0][..], &size.to_be_bytes()].concat();
@@ -95,11 +138,13 @@ pub(crate) fn run(a: &DemoArgs) -> Result<(), Failure> {
     };
     let block = max_block.saturating_sub(2).max(1);
     let bar = ProgressBar::new(image.len() as u64).with_style(
-        ProgressStyle::with_template("flashing    [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}")
-            .map_err(|e| Failure::new(Failure::IO, e))?
-            .progress_chars("=> "),
+        ProgressStyle::with_template(
+            "flashing    [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
+        )
+        .map_err(|e| Failure::new(Failure::IO, e))?
+        .progress_chars("=> "),
     );
-    let flash_started = Instant::now();
+    let started = Instant::now();
     let mut transfer = Vec::with_capacity(block + 2);
     for (i, chunk) in image.chunks(block).enumerate() {
         transfer.clear();
@@ -110,10 +155,10 @@ pub(crate) fn run(a: &DemoArgs) -> Result<(), Failure> {
         bar.inc(chunk.len() as u64);
     }
     let answer = client.request(ENGINE, &[0x37])?;
-    let flash_time = flash_started.elapsed();
+    let time = started.elapsed();
     bar.finish_and_clear();
     expect_positive("RequestTransferExit", &[0x37], &answer)?;
-    let crc = crc32fast::hash(&image);
+    let crc = crc32fast::hash(image);
     let reported = answer.get(1..5).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes);
     if reported != Some(crc) {
         return Err(Failure::new(
@@ -121,28 +166,5 @@ pub(crate) fn run(a: &DemoArgs) -> Result<(), Failure> {
             format!("the ECU reports CRC {reported:08x?}, the image has {crc:08x}"),
         ));
     }
-    let mib = image.len() as f64 / f64::from(1 << 20);
-    println!(
-        "flashed     {} bytes in {} blocks of {block} bytes to {ENGINE}, CRC-32 {crc:08x} confirmed",
-        image.len(),
-        image.len().div_ceil(block)
-    );
-    let counters = client.counters();
-    client.close()?;
-    sim.stop().map_err(|e| Failure::new(Failure::IO, e))?;
-
-    println!();
-    println!("summary");
-    println!("  round trip (UDS 3E 00, {} samples)  p50 {p50:.1?}  p99 {p99:.1?}", times.len());
-    println!(
-        "  flash download                      {:.1} MiB/s ({mib:.1} MiB in {flash_time:.2?})",
-        mib / flash_time.as_secs_f64()
-    );
-    println!(
-        "  DoIP frames                         {} sent, {} received, {} NACKs",
-        counters.frames_sent, counters.frames_received, counters.nacks
-    );
-    println!("  total                               {:.2?}", started.elapsed());
-    Ok(())
+    Ok(Flashed { time, block, crc })
 }
-

@@ -46,7 +46,7 @@ pub(crate) fn message(map: &mut Map<String, Value>, message: &Message<'_>) {
             put("eid", a.eid.to_string().into());
             put("gid", a.gid.to_string().into());
             put("further_action", a.further_action.value().into());
-            put("sync_status", a.sync_status.map(|s| s.value()).into());
+            put("sync_status", a.sync_status.map(doip_proto::SyncStatus::value).into());
         }
         Message::RoutingActivationRequest(m) => {
             put("source_address", m.source_address.0.into());
@@ -116,6 +116,6 @@ pub(crate) fn entity(e: &Entity) -> Value {
         "eid": a.eid.to_string(),
         "gid": a.gid.to_string(),
         "further_action": a.further_action.value(),
-        "sync_status": a.sync_status.map(|s| s.value()),
+        "sync_status": a.sync_status.map(doip_proto::SyncStatus::value),
     })
 }

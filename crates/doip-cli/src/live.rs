@@ -126,8 +126,7 @@ fn entity_line(e: &Entity) -> String {
     )
 }
 
-const ENTITY_HEADER: &str =
-    "ADDRESS                VIN               LOGICAL EID               GID               ACTION SYNC";
+const ENTITY_HEADER: &str = "ADDRESS                VIN               LOGICAL EID               GID               ACTION SYNC";
 
 pub(crate) fn discover(a: &DiscoverArgs) -> Result<(), Failure> {
     let mut d = if a.ipv6 {
@@ -179,9 +178,8 @@ pub(crate) fn listen(a: &ListenArgs) -> Result<(), Failure> {
     let deadline = a.timeout.map(|t| Instant::now() + t);
     let mut seen = 0;
     while a.count.is_none_or(|n| seen < n) {
-        let wait = deadline.map_or(Duration::from_secs(3600), |d| {
-            d.saturating_duration_since(Instant::now())
-        });
+        let wait = deadline
+            .map_or(Duration::from_hours(1), |d| d.saturating_duration_since(Instant::now()));
         match listener.next(wait) {
             Ok(e) => {
                 seen += 1;
@@ -315,4 +313,3 @@ pub(crate) fn send(a: &SendArgs) -> Result<(), Failure> {
     }
     Ok(())
 }
-

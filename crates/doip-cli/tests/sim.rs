@@ -1,28 +1,18 @@
 //! `doip sim` as a user runs it: a real process on loopback.
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use doip_proto::{LogicalAddress, Message, RoutingActivationRequest};
 use doip_transport::{Blocking, ConnectOptions};
 
-fn doip() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_doip"))
-}
-
-/// Kills the child when the test ends, however it ends.
-struct Running(std::process::Child);
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use common::{Running, doip};
 
 #[test]
 fn sim_prints_its_identity_and_one_line_per_event() {

@@ -46,12 +46,8 @@ fn bytes(v: &Value) -> String {
 }
 
 fn ours(capture: &Path, extra: &[&str]) -> BTreeMap<u64, FrameView> {
-    let out = doip()
-        .args(["decode", "--json", "--pcap"])
-        .arg(capture)
-        .args(extra)
-        .output()
-        .unwrap();
+    let out =
+        doip().args(["decode", "--json", "--pcap"]).arg(capture).args(extra).output().unwrap();
     assert!(matches!(out.status.code(), Some(0 | 1)), "{}", String::from_utf8_lossy(&out.stderr));
     let mut frames: BTreeMap<u64, FrameView> = BTreeMap::new();
     for line in String::from_utf8(out.stdout).unwrap().lines() {
@@ -162,12 +158,14 @@ fn theirs(capture: &Path, decode_as: &[String]) -> BTreeMap<u64, FrameView> {
     for p in packets {
         let layers = p["_source"]["layers"].as_object().unwrap();
         let frame_no: u64 = layers["frame"]["frame.number"].as_str().unwrap().parse().unwrap();
-        let mut view = FrameView { malformed: layers.contains_key("_ws.malformed"), ..Default::default() };
+        let mut view =
+            FrameView { malformed: layers.contains_key("_ws.malformed"), ..Default::default() };
         let ip = if layers.contains_key("ipv6") { "ipv6" } else { "ip" };
         let transport = if layers.contains_key("tcp") { "tcp" } else { "udp" };
         let endpoint = |side: &str| -> String {
             let addr = layers[ip][format!("{ip}.{side}")].as_str().unwrap_or_default().to_owned();
-            let port = layers[transport][format!("{transport}.{side}port")].as_str().unwrap_or_default();
+            let port =
+                layers[transport][format!("{transport}.{side}port")].as_str().unwrap_or_default();
             if ip == "ipv6" { format!("[{addr}]:{port}") } else { format!("{addr}:{port}") }
         };
         let mut data = as_list(layers.get("data")).into_iter();
@@ -183,11 +181,30 @@ fn theirs(capture: &Path, decode_as: &[String]) -> BTreeMap<u64, FrameView> {
             m.insert("src".to_owned(), endpoint("src"));
             m.insert("dst".to_owned(), endpoint("dst"));
             for field in [
-                "version", "inverse_version", "payload_type", "payload_length", "source_address",
-                "target_address", "logical_address", "activation_type", "response_code",
-                "ack_code", "nack_code", "further_action", "sync_status", "node_type",
-                "max_sockets", "open_sockets", "max_data_size", "power_mode", "reserved",
-                "oem_specific", "previous_message", "vin", "eid", "gid",
+                "version",
+                "inverse_version",
+                "payload_type",
+                "payload_length",
+                "source_address",
+                "target_address",
+                "logical_address",
+                "activation_type",
+                "response_code",
+                "ack_code",
+                "nack_code",
+                "further_action",
+                "sync_status",
+                "node_type",
+                "max_sockets",
+                "open_sockets",
+                "max_data_size",
+                "power_mode",
+                "reserved",
+                "oem_specific",
+                "previous_message",
+                "vin",
+                "eid",
+                "gid",
             ] {
                 let Some((name, is_bytes)) = wireshark_name(payload_type, field) else { continue };
                 let Some(v) = flat.get(name) else { continue };
@@ -216,7 +233,8 @@ fn theirs(capture: &Path, decode_as: &[String]) -> BTreeMap<u64, FrameView> {
 /// Every message we decode cleanly matches Wireshark's, field by field; where we report a
 /// malformed message, Wireshark either flags the frame too or shows the same header.
 fn assert_agreement(capture: &Path, ports: &[u16]) -> usize {
-    let extra: Vec<String> = ports.iter().flat_map(|p| ["--port".to_owned(), p.to_string()]).collect();
+    let extra: Vec<String> =
+        ports.iter().flat_map(|p| ["--port".to_owned(), p.to_string()]).collect();
     let extra: Vec<&str> = extra.iter().map(String::as_str).collect();
     let decode_as: Vec<String> = ports
         .iter()
@@ -261,7 +279,11 @@ fn assert_agreement(capture: &Path, ports: &[u16]) -> usize {
         );
         for (m, t) in mine.messages.iter().zip(theirs_clean) {
             for (k, v) in t {
-                assert_eq!(m.get(k), Some(v), "{name} #{frame} field {k}:\n ours {m:?}\n tshark {t:?}");
+                assert_eq!(
+                    m.get(k),
+                    Some(v),
+                    "{name} #{frame} field {k}:\n ours {m:?}\n tshark {t:?}"
+                );
             }
             compared += 1;
         }
@@ -269,7 +291,11 @@ fn assert_agreement(capture: &Path, ports: &[u16]) -> usize {
     // Nothing Wireshark decodes cleanly is missing from our output.
     for (frame, ws) in &theirs {
         if !ws.malformed && !ws.messages.is_empty() {
-            assert!(ours.contains_key(frame), "{name} #{frame}: tshark decodes {:?}, we print nothing", ws.messages);
+            assert!(
+                ours.contains_key(frame),
+                "{name} #{frame}: tshark decodes {:?}, we print nothing",
+                ws.messages
+            );
         }
     }
     compared
@@ -345,8 +371,22 @@ fn live_capture_of_client_and_simulator_agrees_with_wireshark() {
         [&["status"][..], &conn].concat(),
         [&["power-mode"][..], &conn].concat(),
         [&["alive"][..], &conn].concat(),
-        [&["send", "--target", "0x4011", "22F190", "3E00", "3401440000000000100000", &flash, "37"][..], &conn].concat(),
-        [&["send", "--functional", "--target", "0xE400", "--timeout", "300ms", "3E00"][..], &conn].concat(),
+        [
+            &[
+                "send",
+                "--target",
+                "0x4011",
+                "22F190",
+                "3E00",
+                "3401440000000000100000",
+                &flash,
+                "37",
+            ][..],
+            &conn,
+        ]
+        .concat(),
+        [&["send", "--functional", "--target", "0xE400", "--timeout", "300ms", "3E00"][..], &conn]
+            .concat(),
     ];
     for args in &runs {
         let status = doip().args(args).stdout(Stdio::null()).status().unwrap();

@@ -1,6 +1,7 @@
 //! From packets to DoIP messages: TCP streams reassembled per flow, UDP datagrams one by one.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
@@ -156,6 +157,44 @@ impl Meta {
     }
 }
 
+/// A multiply-rotate hasher for flow keys (the Fx hash of rustc): flow lookups happen once
+/// per packet, and capture contents cannot be chosen to degrade a reader's own map badly
+/// enough to matter next to `SipHash`'s cost on every packet.
+#[derive(Default)]
+struct FlowHasher(u64);
+
+impl Hasher for FlowHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u64(u64::from(*b));
+        }
+    }
+
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u16(&mut self, n: u16) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+}
+
 /// One direction of a TCP connection.
 #[derive(Default)]
 struct Flow {
@@ -179,7 +218,7 @@ struct Flow {
 #[derive(Default)]
 pub struct Decoder {
     options: DecodeOptions,
-    flows: HashMap<(SocketAddr, SocketAddr), Flow>,
+    flows: HashMap<(SocketAddr, SocketAddr), Flow, BuildHasherDefault<FlowHasher>>,
     stats: Stats,
 }
 
@@ -197,7 +236,7 @@ impl Decoder {
     /// A decoder with these options.
     #[must_use]
     pub fn new(options: DecodeOptions) -> Self {
-        Self { options, flows: HashMap::new(), stats: Stats::default() }
+        Self { options, flows: HashMap::default(), stats: Stats::default() }
     }
 
     /// The counts so far.
@@ -248,16 +287,13 @@ impl Decoder {
                 let key = (meta.src, meta.dst);
                 let flow = self.flows.entry(key).or_default();
                 flow.tls |= tls;
-                let segment = Segment {
-                    seq: tcp.sequence_number(),
-                    syn: tcp.syn(),
-                    data: tcp.payload(),
-                };
+                let segment =
+                    Segment { seq: tcp.sequence_number(), syn: tcp.syn(), data: tcp.payload() };
                 flow.segment(&segment, &meta, self.options.max_payload_length, &mut sink);
-                if tcp.fin() || tcp.rst() {
-                    if let Some(mut flow) = self.flows.remove(&key) {
-                        flow.finish(&meta, &mut sink);
-                    }
+                if (tcp.fin() || tcp.rst())
+                    && let Some(mut flow) = self.flows.remove(&key)
+                {
+                    flow.finish(&meta, &mut sink);
                 }
             }
             Some(TransportSlice::Udp(udp)) => {
@@ -350,7 +386,7 @@ fn malformed(header: &Header) -> Content<'static> {
 }
 
 /// A complete payload, typed.
-fn parse<'a>(header: Header, payload: &'a [u8]) -> Content<'a> {
+fn parse(header: Header, payload: &[u8]) -> Content<'_> {
     match Message::parse(header.payload_type, payload) {
         Ok(message) => Content::Message { header, message },
         Err(error) => Content::Malformed { header: Some(header), error: error.into() },
@@ -394,7 +430,7 @@ impl Flow {
         }
         let next = *self.next_seq.get_or_insert(segment.seq);
         let seq = if segment.syn { segment.seq.wrapping_add(1) } else { segment.seq };
-        let ahead = seq.wrapping_sub(next) as i32;
+        let ahead = seq.wrapping_sub(next).cast_signed();
         if ahead > 0 {
             self.hold(seq, meta.packet, segment.data, meta, max, sink);
             return;
@@ -452,7 +488,7 @@ impl Flow {
         sink: &mut Counting<'_, F>,
     ) {
         while let (Some(next), Some(entry)) = (self.next_seq, self.pending.first_entry()) {
-            let ahead = entry.key().wrapping_sub(next) as i32;
+            let ahead = entry.key().wrapping_sub(next).cast_signed();
             if ahead > 0 {
                 return;
             }
@@ -483,21 +519,17 @@ impl Flow {
                 continue;
             }
             if self.unsynced {
-                match find_header(data, max) {
-                    Some(at) => {
-                        self.unsynced = false;
-                        if at > 0 {
-                            let error = StreamError::Unsynchronised { skipped: at };
-                            sink.emit(meta.event(Content::Malformed { header: None, error }));
-                        }
-                        data = &data[at..];
-                    }
-                    None => {
-                        let error = StreamError::Unsynchronised { skipped: data.len() };
-                        sink.emit(meta.event(Content::Malformed { header: None, error }));
-                        return;
-                    }
+                let Some(at) = find_header(data, max) else {
+                    let error = StreamError::Unsynchronised { skipped: data.len() };
+                    sink.emit(meta.event(Content::Malformed { header: None, error }));
+                    return;
+                };
+                self.unsynced = false;
+                if at > 0 {
+                    let error = StreamError::Unsynchronised { skipped: at };
+                    sink.emit(meta.event(Content::Malformed { header: None, error }));
                 }
+                data = &data[at..];
             }
             if self.buf.is_empty() {
                 // Fast path: whole units straight from the segment, no copy.

@@ -38,9 +38,7 @@ mod link;
 mod reader;
 pub mod synth;
 
-pub use decode::{
-    Content, DOIP_PORT, DecodeOptions, Decoder, Event, Stats, StreamError, TLS_PORT,
-};
+pub use decode::{Content, DOIP_PORT, DecodeOptions, Decoder, Event, Stats, StreamError, TLS_PORT};
 pub use error::CaptureError;
 pub use link::LinkType;
 pub use reader::{CaptureReader, MAX_RECORD, Packet};

@@ -94,7 +94,8 @@ impl<'r> CaptureReader<'r> {
             u32::from_be_bytes(magic),
             PCAPNG_MAGIC | 0xa1b2_c3d4 | 0xd4c3_b2a1 | 0xa1b2_3c4d | 0x4d3c_b2a1
         ) {
-            let magic = magic.iter().map(|b| format!("{b:02x}")).collect();
+            let magic = u32::from_be_bytes(magic);
+            let magic = format!("{magic:08x}");
             return Err(CaptureError::NotACapture { magic });
         }
         let inner = create_reader(INITIAL_BUFFER, std::io::Cursor::new(head).chain(source))
@@ -117,10 +118,7 @@ impl<'r> CaptureReader<'r> {
     ///
     /// # Errors
     /// A truncated or malformed file, or a read error; packets before it were delivered.
-    pub fn for_each_packet(
-        &mut self,
-        mut f: impl FnMut(&Packet<'_>),
-    ) -> Result<(), CaptureError> {
+    pub fn for_each_packet(&mut self, mut f: impl FnMut(&Packet<'_>)) -> Result<(), CaptureError> {
         let mut stalled = 0;
         loop {
             let packets = self.packets;
@@ -129,13 +127,14 @@ impl<'r> CaptureReader<'r> {
                     stalled = 0;
                     let packet = match block {
                         PcapBlockOwned::LegacyHeader(h) => {
-                            let link = LinkType(h.network.0 as u32);
+                            let link = LinkType(h.network.0.cast_unsigned());
                             self.legacy = Some((link, h.is_nanosecond_precision()));
                             None
                         }
                         PcapBlockOwned::Legacy(b) => {
                             let (link, nanos) = self.legacy.unwrap_or((LinkType::ETHERNET, false));
-                            let sub = if nanos { b.ts_usec } else { b.ts_usec.saturating_mul(1000) };
+                            let sub =
+                                if nanos { b.ts_usec } else { b.ts_usec.saturating_mul(1000) };
                             let time = Duration::new(u64::from(b.ts_sec), sub.min(999_999_999));
                             let data = b.data.get(..b.caplen as usize).unwrap_or(b.data);
                             Some((time, link, data))
@@ -146,7 +145,7 @@ impl<'r> CaptureReader<'r> {
                         }
                         PcapBlockOwned::NG(Block::InterfaceDescription(idb)) => {
                             self.interfaces.push(Interface {
-                                link_type: LinkType(idb.linktype.0 as u32),
+                                link_type: LinkType(idb.linktype.0.cast_unsigned()),
                                 resolution: idb.ts_resolution().unwrap_or(1_000_000),
                                 offset: u64::try_from(idb.if_tsoffset).unwrap_or(0),
                             });
@@ -161,7 +160,8 @@ impl<'r> CaptureReader<'r> {
                             };
                             let (secs, frac) = epb.decode_ts(i.offset, i.resolution);
                             let nanos = u128::from(frac) * 1_000_000_000 / u128::from(i.resolution);
-                            let time = Duration::new(u64::from(secs), nanos.min(999_999_999) as u32);
+                            let time =
+                                Duration::new(u64::from(secs), nanos.min(999_999_999) as u32);
                             let data = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
                             Some((time, i.link_type, data))
                         }
@@ -188,9 +188,9 @@ impl<'r> CaptureReader<'r> {
                     // A refill adds bytes or marks the source exhausted, after which `next`
                     // reports the cut; refills that add nothing are bounded regardless.
                     let before = self.inner.data().len();
-                    self.inner.refill().map_err(|_| {
-                        CaptureError::Io(std::io::Error::other("read failed"))
-                    })?;
+                    self.inner
+                        .refill()
+                        .map_err(|_| CaptureError::Io(std::io::Error::other("read failed")))?;
                     if self.inner.data().len() <= before {
                         stalled += 1;
                         if stalled > 3 {

@@ -67,20 +67,28 @@ impl<W: Write> CaptureWriter<W> {
             }
             Format::PcapNg => {
                 // Section header: byte-order magic, version 1.0, unknown section length.
-                block(&mut out, 0x0a0d_0d0a, &[
-                    &0x1a2b_3c4d_u32.to_le_bytes(),
-                    &1u16.to_le_bytes(),
-                    &0u16.to_le_bytes(),
-                    &(-1i64).to_le_bytes(),
-                ])?;
+                block(
+                    &mut out,
+                    0x0a0d_0d0a,
+                    &[
+                        &0x1a2b_3c4d_u32.to_le_bytes(),
+                        &1u16.to_le_bytes(),
+                        &0u16.to_le_bytes(),
+                        &(-1i64).to_le_bytes(),
+                    ],
+                )?;
                 // Interface: link type, snaplen, if_tsresol = 9 (nanoseconds), end of options.
-                block(&mut out, 1, &[
-                    &(link as u16).to_le_bytes(),
-                    &[0, 0],
-                    &SNAPLEN.to_le_bytes(),
-                    &[9, 0, 1, 0, 9, 0, 0, 0],
-                    &[0, 0, 0, 0],
-                ])?;
+                block(
+                    &mut out,
+                    1,
+                    &[
+                        &(link as u16).to_le_bytes(),
+                        &[0, 0],
+                        &SNAPLEN.to_le_bytes(),
+                        &[9, 0, 1, 0, 9, 0, 0, 0],
+                        &[0, 0, 0, 0],
+                    ],
+                )?;
             }
         }
         Ok(Self { out, format })
@@ -104,15 +112,19 @@ impl<W: Write> CaptureWriter<W> {
             Format::PcapNg => {
                 let nanos = u64::try_from(time.as_nanos()).map_err(io::Error::other)?;
                 let pad = [0u8; 3];
-                block(&mut self.out, 6, &[
-                    &0u32.to_le_bytes(),
-                    &((nanos >> 32) as u32).to_le_bytes(),
-                    &(nanos as u32).to_le_bytes(),
-                    &len.to_le_bytes(),
-                    &len.to_le_bytes(),
-                    frame,
-                    &pad[..(4 - frame.len() % 4) % 4],
-                ])
+                block(
+                    &mut self.out,
+                    6,
+                    &[
+                        &0u32.to_le_bytes(),
+                        &((nanos >> 32) as u32).to_le_bytes(),
+                        &(nanos as u32).to_le_bytes(),
+                        &len.to_le_bytes(),
+                        &len.to_le_bytes(),
+                        frame,
+                        &pad[..(4 - frame.len() % 4) % 4],
+                    ],
+                )
             }
         }
     }
@@ -169,11 +181,11 @@ impl TcpConnection {
     /// # Errors
     /// Mixed address families.
     pub fn open(&mut self) -> io::Result<[Vec<u8>; 3]> {
-        let syn = self.frame(true, Flags::SYN, &[])?;
+        let syn = self.frame(true, Flags::Syn, &[])?;
         self.seq[0] = self.seq[0].wrapping_add(1);
-        let syn_ack = self.frame(false, Flags::SYN, &[])?;
+        let syn_ack = self.frame(false, Flags::Syn, &[])?;
         self.seq[1] = self.seq[1].wrapping_add(1);
-        Ok([syn, syn_ack, self.frame(true, Flags::NONE, &[])?])
+        Ok([syn, syn_ack, self.frame(true, Flags::Plain, &[])?])
     }
 
     /// One segment carrying `payload` from the client (`true`) or the server.
@@ -181,7 +193,7 @@ impl TcpConnection {
     /// # Errors
     /// Mixed address families; a payload too long for one IP packet.
     pub fn send(&mut self, from_client: bool, payload: &[u8]) -> io::Result<Vec<u8>> {
-        let frame = self.frame(from_client, Flags::PSH, payload)?;
+        let frame = self.frame(from_client, Flags::Push, payload)?;
         let i = usize::from(!from_client);
         self.seq[i] = self.seq[i].wrapping_add(payload.len() as u32);
         Ok(frame)
@@ -192,7 +204,7 @@ impl TcpConnection {
     /// # Errors
     /// Mixed address families.
     pub fn close(&mut self, from_client: bool) -> io::Result<Vec<u8>> {
-        let frame = self.frame(from_client, Flags::FIN, &[])?;
+        let frame = self.frame(from_client, Flags::Fin, &[])?;
         let i = usize::from(!from_client);
         self.seq[i] = self.seq[i].wrapping_add(1);
         Ok(frame)
@@ -205,9 +217,9 @@ impl TcpConnection {
             (self.server, self.client, self.seq[1], self.seq[0])
         };
         let mut tcp = TcpHeader::new(src.port(), dst.port(), seq, 65_535);
-        tcp.syn = flags == Flags::SYN;
-        tcp.fin = flags == Flags::FIN;
-        tcp.psh = flags == Flags::PSH;
+        tcp.syn = flags == Flags::Syn;
+        tcp.fin = flags == Flags::Fin;
+        tcp.psh = flags == Flags::Push;
         // Everything but the client's first SYN acknowledges the peer.
         tcp.ack = !(from_client && tcp.syn);
         tcp.acknowledgment_number = if tcp.ack { ack } else { 0 };
@@ -225,10 +237,10 @@ pub fn udp_frame(src: SocketAddr, dst: SocketAddr, payload: &[u8]) -> io::Result
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Flags {
-    NONE,
-    SYN,
-    PSH,
-    FIN,
+    Plain,
+    Syn,
+    Push,
+    Fin,
 }
 
 enum Transport {
@@ -250,4 +262,76 @@ fn ethernet(src: IpAddr, dst: IpAddr, transport: Transport, payload: &[u8]) -> i
     };
     written.map_err(io::Error::other)?;
     Ok(out)
+}
+
+/// Capture time of the first packet of [`diagnostic_session`]: 2025-11-24 16:00 UTC.
+pub const SESSION_START: u64 = 1_764_000_000;
+
+/// Writes a tester session of ordinary diagnostic traffic until at least `bytes` bytes of
+/// capture are written, and returns the number of packets: routing activation, then rounds of
+/// ReadDataByIdentifier (request, ACK, answer), TesterPresent, and a 4 KiB TransferData block
+/// in MSS-sized segments with its ACK and answer. For benchmarks and soak tests of readers.
+///
+/// # Errors
+/// The writer's error.
+pub fn diagnostic_session<W: Write>(out: &mut CaptureWriter<W>, bytes: u64) -> io::Result<u64> {
+    let tester: SocketAddr = ([192, 168, 0, 100], 50_000).into();
+    let entity: SocketAddr = ([192, 168, 0, 10], crate::DOIP_PORT).into();
+    let mut tcp = TcpConnection::new(tester, entity);
+    let written = std::cell::Cell::new(0u64);
+    let packets = std::cell::Cell::new(0u64);
+    let mut clock = Duration::from_secs(SESSION_START);
+    let mut put = |out: &mut CaptureWriter<W>, frame: &[u8]| -> io::Result<()> {
+        clock += Duration::from_micros(150);
+        written.set(written.get() + 16 + frame.len() as u64);
+        packets.set(packets.get() + 1);
+        out.packet(clock, frame)
+    };
+    for frame in tcp.open()? {
+        put(out, &frame)?;
+    }
+    let diag = |source: u16, target: u16, data: &[u8]| {
+        let mut m = vec![0x02, 0xFD, 0x80, 0x01];
+        m.extend_from_slice(&(4 + data.len() as u32).to_be_bytes());
+        m.extend_from_slice(&source.to_be_bytes());
+        m.extend_from_slice(&target.to_be_bytes());
+        m.extend_from_slice(data);
+        m
+    };
+    let ack = |data: &[u8]| {
+        let mut m = vec![0x02, 0xFD, 0x80, 0x02, 0, 0, 0, 5, 0x40, 0x11, 0x0E, 0x00, 0x00];
+        m.extend_from_slice(data);
+        let len = (m.len() - 8) as u32;
+        m[4..8].copy_from_slice(&len.to_be_bytes());
+        m
+    };
+    let activation = [0x02, 0xFD, 0x00, 0x05, 0, 0, 0, 7, 0x0E, 0x00, 0, 0, 0, 0, 0];
+    put(out, &tcp.send(true, &activation)?)?;
+    let activated = [2, 0xFD, 0, 6, 0, 0, 0, 9, 0x0E, 0, 0x40, 0x10, 0x10, 0, 0, 0, 0];
+    put(out, &tcp.send(false, &activated)?)?;
+    let mut vin_answer = vec![0x62, 0xF1, 0x90];
+    vin_answer.extend_from_slice(b"WDOIPRS0000000001");
+    let mut block = vec![0x36, 0x00];
+    block.extend((0..4093u32).map(|i| (i * 7) as u8));
+    let mut counter = 0u8;
+    while written.get() < bytes {
+        for _ in 0..10 {
+            put(out, &tcp.send(true, &diag(0x0E00, 0x4011, &[0x22, 0xF1, 0x90]))?)?;
+            put(out, &tcp.send(false, &ack(&[0x22, 0xF1, 0x90]))?)?;
+            put(out, &tcp.send(false, &diag(0x4011, 0x0E00, &vin_answer))?)?;
+        }
+        for _ in 0..5 {
+            put(out, &tcp.send(true, &diag(0x0E00, 0x4011, &[0x3E, 0x00]))?)?;
+            let answer = [ack(&[0x3E, 0x00]), diag(0x4011, 0x0E00, &[0x7E, 0x00])].concat();
+            put(out, &tcp.send(false, &answer)?)?;
+        }
+        counter = counter.wrapping_add(1);
+        block[1] = counter;
+        for segment in diag(0x0E00, 0x4011, &block).chunks(1460) {
+            put(out, &tcp.send(true, segment)?)?;
+        }
+        put(out, &tcp.send(false, &ack(&[0x36, counter]))?)?;
+        put(out, &tcp.send(false, &diag(0x4011, 0x0E00, &[0x76, counter]))?)?;
+    }
+    Ok(packets.get())
 }

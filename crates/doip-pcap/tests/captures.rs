@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use doip_pcap::synth::{CaptureWriter, Format, TcpConnection, udp_frame};
+use doip_pcap::synth::{CaptureWriter, Format, SESSION_START, TcpConnection, udp_frame};
 use doip_pcap::{CaptureError, Content, DecodeOptions, Event, StreamError, decode_capture};
 use doip_proto::{
     ActivationType, AliveCheckRequest, AliveCheckResponse, DiagnosticAckCode, DiagnosticMessage,
@@ -59,7 +59,7 @@ struct Recorder {
 impl Recorder {
     fn new(format: Format) -> Self {
         let out = CaptureWriter::new(Vec::new(), format).unwrap();
-        Self { out, clock: Duration::from_secs(1_764_000_000) }
+        Self { out, clock: Duration::from_secs(SESSION_START) }
     }
 
     fn put(&mut self, frame: &[u8]) {
@@ -157,7 +157,8 @@ fn session(r: &mut Recorder, c: &mut TcpConnection) {
         r.tcp(c, true, chunk);
     }
     let unknown = DiagnosticMessage::new(TESTER, LogicalAddress(0x4099), vec![0x3E, 0x00]);
-    let nack = DiagnosticMessageNegativeAck::new(&unknown, DiagnosticNackCode::UnknownTargetAddress);
+    let nack =
+        DiagnosticMessageNegativeAck::new(&unknown, DiagnosticNackCode::UnknownTargetAddress);
     r.tcp(c, true, &bytes(unknown, V2));
     r.tcp(c, false, &bytes(nack, V2));
     // The entity checks the tester is alive; a vendor message; a NACK over TCP.
@@ -217,7 +218,11 @@ fn captures() -> Vec<(&'static str, Vec<u8>)> {
     bad.tcp(&mut c, true, &bytes(RoutingActivationRequest::new(TESTER), V2));
     // Routing activation response of 8 bytes (9 or 13 allowed), then garbage, then a valid
     // alive check response the decoder finds again.
-    bad.tcp(&mut c, false, &[0x02, 0xFD, 0x00, 0x06, 0, 0, 0, 8, 0x0E, 0, 0x40, 0x10, 0x10, 0, 0, 0]);
+    bad.tcp(
+        &mut c,
+        false,
+        &[0x02, 0xFD, 0x00, 0x06, 0, 0, 0, 8, 0x0E, 0, 0x40, 0x10, 0x10, 0, 0, 0],
+    );
     let mut junk = vec![0xAA; 5];
     junk.extend(bytes(AliveCheckResponse::new(TESTER), V2));
     bad.tcp(&mut c, true, &junk);
@@ -324,7 +329,7 @@ fn ipv6_pcapng_decodes_like_ipv4_pcap() {
         .collect();
     let v6 = decode(&capture("ipv6-session.pcapng"));
     assert_eq!(messages(&v6), v4);
-    assert!(v6.iter().all(|e| e.src.is_ipv6() && e.time > Duration::from_secs(1_764_000_000)));
+    assert!(v6.iter().all(|e| e.src.is_ipv6() && e.time > Duration::from_secs(SESSION_START)));
 }
 
 #[test]
@@ -392,7 +397,10 @@ fn malformed_frames_are_reported_and_decoding_goes_on() {
 fn capture_file_errors_are_typed() {
     let good = capture("tcp-session.pcap");
     let empty: &[u8] = &[];
-    assert!(matches!(decode_capture(empty, DecodeOptions::default(), |_| {}), Err(CaptureError::Empty)));
+    assert!(matches!(
+        decode_capture(empty, DecodeOptions::default(), |_| {}),
+        Err(CaptureError::Empty)
+    ));
     let text: &[u8] = b"hello, this is not a capture";
     let err = decode_capture(text, DecodeOptions::default(), |_| {}).unwrap_err();
     assert!(matches!(err, CaptureError::NotACapture { ref magic } if magic == "68656c6c"), "{err}");
