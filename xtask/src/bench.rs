@@ -76,6 +76,13 @@ const COMPARISONS: &[Comparison] = &[
         what: "the same, low-latency busy-poll mode",
         target: "(informative)",
     },
+    Comparison {
+        group: "capture_32mib",
+        ours: "decode",
+        baseline: "read",
+        what: "pcap of diagnostic traffic: full decode in memory vs reading the same bytes",
+        target: "(informative; the file comparison below is the target)",
+    },
 ];
 
 /// Criterion's estimate of one function: mean time per iteration (ns) and elements or
@@ -136,6 +143,64 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         );
     }
     print_python(&python, since);
+    capture_files()
+}
+
+/// The size of the capture `doip decode` is timed on.
+const CAPTURE_BYTES: u64 = 100_000_000;
+
+/// Wall time of `program args` with stdout to /dev/null: the best of `runs`.
+fn time(program: &Path, args: &[&str], runs: u32) -> Result<f64> {
+    let mut best = f64::INFINITY;
+    for _ in 0..runs {
+        let started = std::time::Instant::now();
+        let status = std::process::Command::new(program)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .with_context(|| format!("running {}", program.display()))?;
+        // `doip decode` exits 1 only for malformed frames, which this capture has none of.
+        ensure!(status.success(), "{} {args:?} failed: {status}", program.display());
+        best = best.min(started.elapsed().as_secs_f64());
+    }
+    Ok(best)
+}
+
+/// `doip decode` on a 100 MB capture of diagnostic traffic, beside `cat` and `tshark -T json`
+/// on the same file in the same run.
+fn capture_files() -> Result<()> {
+    cargo(&["build", "--release", "-p", "doip-cli"])?;
+    let target = crate::workspace_root().join("target");
+    let file = target.join("bench-capture-100mb.pcap");
+    if std::fs::metadata(&file).map_or(0, |m| m.len()) < CAPTURE_BYTES {
+        let out = std::io::BufWriter::new(std::fs::File::create(&file)?);
+        let mut w = doip_pcap::synth::CaptureWriter::new(out, doip_pcap::synth::Format::Pcap)?;
+        doip_pcap::synth::diagnostic_session(&mut w, CAPTURE_BYTES)?;
+        std::io::Write::flush(&mut w.into_inner())?;
+    }
+    let path = file.to_string_lossy().into_owned();
+    let mb = f64::from(u32::try_from(std::fs::metadata(&file)?.len() / 1000)?) / 1e3;
+    let doip = target.join("release/doip");
+    let cat = time(Path::new("cat"), &[&path], 5)?;
+    let summary = time(&doip, &["decode", "--summary", "--pcap", &path], 5)?;
+    let json = time(&doip, &["decode", "--json", "--pcap", &path], 3)?;
+    println!("\ncapture decoding, {mb:.0} MB pcap of diagnostic traffic (same run):");
+    println!("  cat FILE > /dev/null            {cat:>8.3} s  {:>8.0} MB/s", mb / cat);
+    println!(
+        "  doip decode --summary (decode)  {summary:>8.3} s  {:>8.0} MB/s  = {:.1}x cat's time (target: within 3x)",
+        mb / summary,
+        summary / cat
+    );
+    println!("  doip decode --json              {json:>8.3} s  {:>8.0} MB/s", mb / json);
+    match time(Path::new("tshark"), &["-r", &path, "-T", "json"], 1) {
+        Ok(tshark) => println!(
+            "  tshark -T json                  {tshark:>8.3} s  {:>8.1} MB/s\n  doip decode --json is {:.1}x faster than tshark -T json (target: at least 5x)",
+            mb / tshark,
+            tshark / json
+        ),
+        Err(e) => println!("  tshark -T json: not measured ({e})"),
+    }
     Ok(())
 }
 

@@ -178,10 +178,7 @@ fn capture<W: Write>(
 
 /// Frames back to back in hex arguments.
 fn hex<W: Write>(args: &[String], printer: &mut Printer<W>) -> Result<(), Failure> {
-    let mut bytes = Vec::new();
-    for arg in args {
-        bytes.extend(parse_hex(arg).map_err(|e| Failure::new(Failure::USAGE, e))?);
-    }
+    let bytes = parse_hex(&args.concat()).map_err(|e| Failure::new(Failure::USAGE, e))?;
     let mut rest = &bytes[..];
     let mut frame = 0;
     while !rest.is_empty() {

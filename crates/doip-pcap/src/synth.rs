@@ -39,7 +39,7 @@ pub enum Format {
     PcapNg,
 }
 
-/// Writes packets of [`LinkType::ETHERNET`] to a pcap or pcapng file.
+/// Writes packets to a pcap or pcapng file (Ethernet unless told otherwise).
 #[derive(Debug)]
 pub struct CaptureWriter<W: Write> {
     out: W,
@@ -54,8 +54,16 @@ impl<W: Write> CaptureWriter<W> {
     ///
     /// # Errors
     /// The writer's error.
-    pub fn new(mut out: W, format: Format) -> io::Result<Self> {
-        let link = LinkType::ETHERNET.0;
+    pub fn new(out: W, format: Format) -> io::Result<Self> {
+        Self::with_link_type(out, format, LinkType::ETHERNET)
+    }
+
+    /// Writes the file header for frames of another link type (the caller builds them).
+    ///
+    /// # Errors
+    /// The writer's error.
+    pub fn with_link_type(mut out: W, format: Format, link: LinkType) -> io::Result<Self> {
+        let link = link.0;
         match format {
             Format::Pcap => {
                 out.write_all(&0xa1b2_3c4d_u32.to_le_bytes())?; // nanosecond magic
