@@ -257,6 +257,15 @@ pub struct Faults {
     pub malformed_header: bool,
     /// Answer UDS requests with a header announcing a 4 GiB payload.
     pub hostile_length: bool,
+    /// Reset the entity after this many received messages, as on UDS 11 01: every ECU loses
+    /// its session and download, every connection drops, new ones are refused for the reset
+    /// time ("ECU reset mid-download").
+    pub reset_after_messages: Option<u32>,
+    /// Connections closed by a fault or a reset are dropped abruptly: nothing queued is
+    /// flushed and TLS ends without `close_notify`.
+    pub abrupt_close: bool,
+    /// Stop reading a connection once routing is active, so the tester's writes block.
+    pub stop_reading: bool,
 }
 
 impl Default for SimConfig {

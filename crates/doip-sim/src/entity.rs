@@ -505,7 +505,11 @@ impl Simulator {
 
     fn close(&mut self, h: Handle, why: &str) {
         if let Some(s) = self.sockets.remove(&h) {
-            self.lp.close(h);
+            if s.faults.abrupt_close {
+                self.lp.abort(h);
+            } else {
+                self.lp.close(h);
+            }
             self.emit(SimEvent::Closed { peer: s.peer, reason: why.to_owned() });
         }
     }
@@ -561,6 +565,7 @@ impl Simulator {
         s.last_activity = Instant::now();
         s.received += 1;
         let limit = s.faults.close_after_messages;
+        let reset_after = s.faults.reset_after_messages;
         let received = s.received;
         match message {
             Message::RoutingActivationRequest(r) => self.activation(h, r),
@@ -580,9 +585,24 @@ impl Simulator {
             Message::DiagnosticMessage(m) => self.diagnostic(h, &m),
             other => log::debug!("{h}: ignoring {other}"),
         }
+        if reset_after.is_some_and(|n| received == n) {
+            return self.fault_reset();
+        }
         if limit.is_some_and(|n| received >= n) {
             self.close(h, "fault: close after N messages");
         }
+    }
+
+    /// The reset fault: every ECU handles 11 01 (losing its session and download), then the
+    /// entity resets for the longest time any of them asks.
+    fn fault_reset(&mut self) {
+        let mut unavailable = Duration::ZERO;
+        for (_, ecu) in self.ecus.values_mut() {
+            if let UdsReply::Reset { unavailable: u, .. } = ecu.handle(&[0x11, 0x01]) {
+                unavailable = unavailable.max(u);
+            }
+        }
+        self.reset(unavailable);
     }
 
     fn entity_status(&self) -> Message<'static> {
@@ -734,6 +754,9 @@ impl Simulator {
             self.set_socket_faults(h, f);
         }
         self.respond(h, sa, Code::Success);
+        if self.sockets.get(&h).is_some_and(|s| s.faults.stop_reading) {
+            let _ = self.lp.pause_reading(h, true);
+        }
         self.after(self.cfg.general_inactivity, Timer::GeneralInactivity(h));
         if let Some(every) = interval {
             self.after(ms(every), Timer::AliveCheck(h));

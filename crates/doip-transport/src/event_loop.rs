@@ -387,6 +387,8 @@ struct Stream {
     write_chunk: Option<usize>,
     /// Sends are flushed by the next `poll` rather than at once.
     coalesce: bool,
+    /// Incoming bytes are left in the socket (fault injection: a peer that stops reading).
+    reading_paused: bool,
 }
 
 enum Endpoint {
@@ -503,6 +505,7 @@ impl EventLoop {
             ever_connected: false,
             write_chunk: None,
             coalesce: false,
+            reading_paused: false,
         };
         self.endpoints.insert(handle.0, Endpoint::Stream(Box::new(stream)));
         if let Err(e) = self.dial(handle) {
@@ -763,6 +766,35 @@ impl EventLoop {
         }
     }
 
+    /// Drops a TCP connection at once: nothing queued is flushed and a TLS connection ends
+    /// **without** `close_notify` (fault injection: a peer that crashes or truncates). Unsent
+    /// messages are reported in [`Event::SendFailed`].
+    pub fn abort(&mut self, handle: Handle) {
+        if !matches!(self.endpoints.get(&handle.0), Some(Endpoint::Stream(_))) {
+            return self.close(handle);
+        }
+        if let Some(Endpoint::Stream(mut s)) = self.endpoints.remove(&handle.0) {
+            if let Some(mut socket) = s.socket.take() {
+                let _ = self.poll.registry().deregister(&mut socket);
+            }
+            self.report_unsent(handle, &mut s);
+        }
+    }
+
+    /// Stops (or resumes) reading a TCP connection: while paused, what the peer sends stays
+    /// in the socket buffers until they fill and the peer's writes block (fault injection).
+    ///
+    /// # Errors
+    /// [`Error::UnknownHandle`] / [`Error::WrongEndpoint`].
+    pub fn pause_reading(&mut self, handle: Handle, paused: bool) -> Result<()> {
+        self.stream_mut(handle)?.reading_paused = paused;
+        if !paused {
+            // Readiness is edge-triggered: read what arrived while paused.
+            self.read_stream(handle, false)?;
+        }
+        Ok(())
+    }
+
     fn report_unsent(&mut self, handle: Handle, s: &mut Stream) {
         let unsent = s.conn.take_unsent();
         for o in s.held.drain(..).chain(unsent) {
@@ -947,6 +979,9 @@ impl EventLoop {
     /// would only say `WouldBlock` (edge-triggered readiness fires again for new data).
     fn read_stream(&mut self, handle: Handle, closed: bool) -> Result<()> {
         let Ok(s) = self.stream_mut(handle) else { return Ok(()) };
+        if s.reading_paused && !closed {
+            return Ok(());
+        }
         let peer = s.conn.peer();
         let was_handshaking = matches!(s.state, StreamState::Handshaking);
         let Some(socket) = s.socket.as_mut() else { return Ok(()) };
@@ -1100,6 +1135,7 @@ impl EventLoop {
                 ever_connected: true,
                 write_chunk: None,
                 coalesce: options.coalesce_writes,
+                reading_paused: false,
             };
             self.endpoints.insert(handle.0, Endpoint::Stream(Box::new(stream)));
             self.out.push_back(Event::Accepted { listener: listener_handle, handle, peer });
