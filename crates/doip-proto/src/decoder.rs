@@ -37,17 +37,33 @@ pub struct StreamDecoder {
     skip: u32,
     /// Set after an error that closes the connection; nothing is decoded any more.
     failed: bool,
+    /// What the next [`StreamDecoder::read_from`] asks for: small at first, doubled after
+    /// each read that fills it, so idle and slow connections hold little memory.
+    #[cfg(feature = "std")]
+    read_hint: usize,
 }
 
-/// How much room [`StreamDecoder::read_from`] asks for in one read.
+/// The most room [`StreamDecoder::read_from`] asks for in one read.
 #[cfg(feature = "std")]
 const READ_CHUNK: usize = 64 * 1024;
+/// The room a connection's first read asks for.
+#[cfg(feature = "std")]
+const FIRST_READ: usize = 1024;
 
 impl StreamDecoder {
     /// A decoder checking headers against `policy` (its transport should be TCP).
     #[must_use]
     pub const fn new(policy: HeaderPolicy) -> Self {
-        Self { policy, buf: Vec::new(), start: 0, end: 0, skip: 0, failed: false }
+        Self {
+            policy,
+            buf: Vec::new(),
+            start: 0,
+            end: 0,
+            skip: 0,
+            failed: false,
+            #[cfg(feature = "std")]
+            read_hint: FIRST_READ,
+        }
     }
 
     /// The policy headers are checked against.
@@ -117,7 +133,7 @@ impl StreamDecoder {
     #[cfg(feature = "std")]
     #[must_use]
     pub fn read_size(&self) -> usize {
-        READ_CHUNK.min(self.buffer_limit() - self.buffered_len())
+        self.read_hint.min(self.buffer_limit() - self.buffered_len())
     }
 
     /// Reads once from `reader` straight into the buffer (no intermediate copy) and returns
@@ -135,15 +151,20 @@ impl StreamDecoder {
             self.start = self.end;
         }
         self.discard_skipped();
-        let room = self.make_room(READ_CHUNK);
+        let hint = self.read_hint;
+        let room = self.make_room(hint);
         if room.is_empty() {
             return Err(std::io::Error::new(
                 std::io::ErrorKind::OutOfMemory,
                 "DoIP stream decoder buffer full: pull frames before reading more",
             ));
         }
+        let asked = room.len();
         let n = reader.read(room)?;
         self.end += n;
+        if n == asked {
+            self.read_hint = (hint * 2).min(READ_CHUNK);
+        }
         Ok(n)
     }
 

@@ -541,7 +541,7 @@ impl EventLoop {
     /// # Errors
     /// When the address cannot be bound.
     pub fn listen(&mut self, local: SocketAddr, options: ListenOptions) -> Result<Handle> {
-        let mut listener = TcpListener::bind(local).map_err(|e| Error::io(local, e))?;
+        let mut listener = listener(local).map_err(|e| Error::io(local, e))?;
         let handle = self.new_handle();
         self.poll
             .registry()
@@ -1251,6 +1251,21 @@ fn closed_error(peer: SocketAddr, e: io::Error) -> Error {
 }
 
 /// Reads until the socket is drained (`short_read_drains`: a short read counts as drained).
+/// Connections the kernel completes before the loop accepts them. A connection burst (or a
+/// flood) beyond the backlog has its SYNs dropped and retried a second later, so servers keep
+/// a deep one; the kernel caps it at `net.core.somaxconn`.
+const LISTEN_BACKLOG: i32 = 4096;
+
+/// A non-blocking listener with address reuse and a deep backlog.
+fn listener(local: SocketAddr) -> io::Result<TcpListener> {
+    let socket = Socket::new(Domain::for_address(local), Type::STREAM, Some(Protocol::TCP))?;
+    socket.set_reuse_address(true)?;
+    socket.set_nonblocking(true)?;
+    socket.bind(&local.into())?;
+    socket.listen(LISTEN_BACKLOG)?;
+    Ok(TcpListener::from_std(socket.into()))
+}
+
 fn read_plain(
     conn: &mut Connection,
     socket: &mut TcpStream,
