@@ -7,7 +7,15 @@ use anyhow::{Context, Result, bail};
 use crate::has;
 
 /// Every target in `fuzz/fuzz_targets/`, one per parser entry point.
-const TARGETS: &[&str] = &["header", "message", "stream_decoder", "datagram_decoder", "round_trip"];
+const TARGETS: &[&str] = &[
+    "header",
+    "message",
+    "stream_decoder",
+    "datagram_decoder",
+    "round_trip",
+    "pcap_reader",
+    "sim_requests",
+];
 
 /// How to reach a toolchain that builds with sanitizers: nightly, else stable with
 /// `RUSTC_BOOTSTRAP=1`.

@@ -4,6 +4,7 @@
 //! - `fuzz`: runs each cargo-fuzz target for a while and reports executions per second.
 //! - `bench`: runs the criterion benchmarks and prints the side-by-side ratios.
 //! - `interop`: Python's doipclient and udsoncan against `doip sim`.
+//! - `soak`: 64 concurrent testers against the simulator for N minutes, with accounting.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -32,6 +33,16 @@ enum Cmd {
         /// Seconds each fuzz target runs in the smoke (0 skips it).
         #[arg(long, default_value_t = 10)]
         fuzz_seconds: u64,
+        /// Minutes of soak (0 skips it).
+        #[arg(long, default_value_t = 0.0)]
+        soak_minutes: f64,
+    },
+    /// 64 concurrent testers against the simulator: mixed traffic, connection drops, every
+    /// request accounted for, every download's CRC checked.
+    Soak {
+        /// How long.
+        #[arg(long, default_value_t = 2.0)]
+        minutes: f64,
     },
     /// Run the cargo-fuzz targets (nightly toolchain).
     Fuzz {
@@ -55,7 +66,10 @@ fn main() -> Result<()> {
     let root = workspace_root();
     std::env::set_current_dir(&root)?;
     match Cli::parse().command {
-        Cmd::Ci { skip_tests, fuzz_seconds } => ci(skip_tests, fuzz_seconds),
+        Cmd::Ci { skip_tests, fuzz_seconds, soak_minutes } => {
+            ci(skip_tests, fuzz_seconds, soak_minutes)
+        }
+        Cmd::Soak { minutes } => soak(minutes),
         Cmd::Fuzz { target, seconds } => fuzz::run(target.as_deref(), seconds),
         Cmd::Bench { args } => bench::run(&args),
         Cmd::Interop => interop::run_interop(),
@@ -93,7 +107,48 @@ pub(crate) fn has(program: &str, args: &[&str]) -> bool {
     Command::new(program).args(args).output().is_ok_and(|o| o.status.success())
 }
 
-fn ci(skip_tests: bool, fuzz_seconds: u64) -> Result<()> {
+/// The soak harness, built with optimisations (`crates/doip-client/examples/soak.rs`).
+fn soak(minutes: f64) -> Result<()> {
+    let minutes = minutes.to_string();
+    cargo(&[
+        "run",
+        "--release",
+        "-p",
+        "doip-client",
+        "--example",
+        "soak",
+        "--",
+        "--minutes",
+        &minutes,
+    ])
+}
+
+/// Every crate of the workspace inherits the workspace lints, `unsafe_code = "forbid"` among
+/// them: no `unsafe` anywhere in our code.
+fn check_no_unsafe() -> Result<()> {
+    let manifest = std::fs::read_to_string("Cargo.toml")?;
+    ensure!(
+        manifest.contains("unsafe_code = \"forbid\""),
+        "workspace lints must forbid unsafe_code"
+    );
+    let mut dirs = vec![PathBuf::from("xtask")];
+    for entry in std::fs::read_dir("crates")? {
+        dirs.push(entry?.path());
+    }
+    for dir in dirs {
+        let path = dir.join("Cargo.toml");
+        let text = std::fs::read_to_string(&path).with_context(|| path.display().to_string())?;
+        ensure!(
+            text.contains("[lints]\nworkspace = true"),
+            "{} does not inherit the workspace lints (unsafe_code = forbid)",
+            path.display()
+        );
+    }
+    eprintln!("xtask: every crate forbids unsafe code");
+    Ok(())
+}
+
+fn ci(skip_tests: bool, fuzz_seconds: u64, soak_minutes: f64) -> Result<()> {
     cargo(&["fmt", "--all", "--check"])?;
     cargo(&["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"])?;
     // Optional features (doip-proto `arbitrary`, doip-client `ecu-diagnostics`) too.
@@ -108,10 +163,14 @@ fn ci(skip_tests: bool, fuzz_seconds: u64) -> Result<()> {
     // doip-proto is no_std + alloc: it must build without its std feature.
     cargo(&["build", "-p", "doip-proto", "--no-default-features"])?;
     check_proto_dependencies()?;
+    check_no_unsafe()?;
     deny()?;
     interop::run_interop()?;
     if fuzz_seconds > 0 {
         fuzz::run(None, fuzz_seconds)?;
+    }
+    if soak_minutes > 0.0 {
+        soak(soak_minutes)?;
     }
     eprintln!("xtask: ci passed");
     Ok(())

@@ -153,7 +153,26 @@ fn socket_budget(want: usize) -> usize {
     want.min(soft.saturating_sub(256))
 }
 
+/// Each attack's spec answer, on its own connection (PROTOCOL.md §1).
+fn spec_answers(tcp: SocketAddr) {
+    // Each spec answer first, on its own connection.
+    let mut s = connect(tcp);
+    s.write_all(&[0x13, 0x37, 0xC0, 0xDE, 1, 2, 3, 4, 5, 6]).unwrap();
+    assert_eq!(read_to_close(&mut s), NACK_PATTERN, "random bytes: NACK 0x00 and close");
+    let mut s = connect(tcp);
+    s.write_all(&[2, 0xFD, 0, 5, 0, 0, 0, 5, 0x0E, 0, 0, 0, 0]).unwrap();
+    assert_eq!(read_to_close(&mut s), NACK_LENGTH, "wrong length: NACK 0x04 and close");
+    let mut s = connect(tcp);
+    s.write_all(&[2, 0xFD, 0x80, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0E, 0, 0x40, 0x11]).unwrap();
+    let mut nack = [0u8; 9];
+    s.read_exact(&mut nack).unwrap();
+    assert_eq!(nack, NACK_TOO_LARGE, "4 GiB length: NACK 0x02, payload discarded");
+    // The connection stays open while the announced payload is discarded unbuffered.
+    s.write_all(&vec![0u8; 1 << 20]).unwrap();
+}
+
 #[test]
+#[allow(clippy::too_many_lines)] // one attack after another, each a few lines
 fn hostile_testers_get_the_spec_answer_and_legitimate_ones_are_served() {
     let mut e = entity();
     let baseline = e.legit_latency(200).unwrap();
@@ -162,20 +181,7 @@ fn hostile_testers_get_the_spec_answer_and_legitimate_ones_are_served() {
         "entity at rest: RSS {rss} KiB; legitimate p50 {baseline:.0?}; bound {RSS_BOUND_KIB} KiB"
     );
 
-    // Each spec answer first, on its own connection.
-    let mut s = connect(e.tcp);
-    s.write_all(&[0x13, 0x37, 0xC0, 0xDE, 1, 2, 3, 4, 5, 6]).unwrap();
-    assert_eq!(read_to_close(&mut s), NACK_PATTERN, "random bytes: NACK 0x00 and close");
-    let mut s = connect(e.tcp);
-    s.write_all(&[2, 0xFD, 0, 5, 0, 0, 0, 5, 0x0E, 0, 0, 0, 0]).unwrap();
-    assert_eq!(read_to_close(&mut s), NACK_LENGTH, "wrong length: NACK 0x04 and close");
-    let mut s = connect(e.tcp);
-    s.write_all(&[2, 0xFD, 0x80, 1, 0xFF, 0xFF, 0xFF, 0xFF, 0x0E, 0, 0x40, 0x11]).unwrap();
-    let mut nack = [0u8; 9];
-    s.read_exact(&mut nack).unwrap();
-    assert_eq!(nack, NACK_TOO_LARGE, "4 GiB length: NACK 0x02, payload discarded");
-    // The connection stays open while the announced payload is discarded unbuffered.
-    s.write_all(&vec![0u8; 1 << 20]).unwrap();
+    spec_answers(e.tcp);
 
     under_attack(&mut e, "random bytes, 8 connections in a loop", baseline, |tcp, _, stop| {
         let mut rng = fastrand::Rng::with_seed(7);

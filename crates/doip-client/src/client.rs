@@ -673,10 +673,13 @@ impl Client {
     }
 
     /// Sends `payload` once to a functional `target` and collects every ECU's final answer
-    /// until `timeout` passes (an ECU's "response pending" extends the wait by P2*).
+    /// until `timeout` passes (an ECU's "response pending" extends the wait by P2*). When the
+    /// entity closes the connection after answering, the collection ends with the answers
+    /// received.
     ///
     /// # Errors
-    /// Diagnostic NACK and transport errors; no answer at all is an empty list.
+    /// Diagnostic NACK and transport errors (a connection lost before any answer); no answer
+    /// at all is an empty list.
     pub fn functional_request(
         &mut self,
         target: LogicalAddress,
@@ -694,6 +697,10 @@ impl Client {
                 }
                 Ok(pair) => answers.push(pair),
                 Err(Error::Timeout { .. }) => return Ok(answers),
+                Err(Error::Transport(e)) if connection_lost(&e) && !answers.is_empty() => {
+                    log::info!("{}: connection closed after {} answers", self.peer, answers.len());
+                    return Ok(answers);
+                }
                 Err(e) => return Err(e),
             }
         }

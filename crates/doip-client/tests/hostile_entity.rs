@@ -44,6 +44,9 @@ fn fake_entity(
     (port, stop)
 }
 
+/// What a fake entity does after reading the activation request.
+type Behaviour = Box<dyn FnOnce(TcpStream, Arc<AtomicBool>) + Send>;
+
 const ACTIVATED: [u8; 17] = [2, 0xFD, 0, 6, 0, 0, 0, 9, 0x0E, 0, 0x40, 0x10, 0x10, 0, 0, 0, 0];
 
 fn connect(port: u16) -> Result<doip_client::Client, Error> {
@@ -65,7 +68,7 @@ fn kind(r: &Result<doip_client::Client, Error>) -> String {
 #[test]
 fn hostile_entities_give_typed_errors_in_time_and_bounded_memory() {
     let before = peak_rss();
-    let cases: Vec<(&str, Box<dyn FnOnce(TcpStream, Arc<AtomicBool>) + Send>, bool)> = vec![
+    let cases: Vec<(&str, Behaviour, bool)> = vec![
         (
             "random bytes",
             Box::new(|mut s, _| {

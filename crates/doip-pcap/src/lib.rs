@@ -52,9 +52,20 @@ pub use reader::{CaptureReader, MAX_RECORD, Packet};
 pub fn decode_capture<R: std::io::Read + Send>(
     source: R,
     options: DecodeOptions,
+    sink: impl FnMut(Event<'_>),
+) -> Result<Stats, CaptureError> {
+    decode_with(CaptureReader::new(source)?, options, sink)
+}
+
+/// [`decode_capture`] with a reader you configured (e.g. [`CaptureReader::with_buffer`]).
+///
+/// # Errors
+/// As [`decode_capture`].
+pub fn decode_with(
+    mut reader: CaptureReader<'_>,
+    options: DecodeOptions,
     mut sink: impl FnMut(Event<'_>),
 ) -> Result<Stats, CaptureError> {
-    let mut reader = CaptureReader::new(source)?;
     let mut decoder = Decoder::new(options);
     let result = reader.for_each_packet(|packet| decoder.packet(packet, &mut sink));
     decoder.finish(&mut sink);

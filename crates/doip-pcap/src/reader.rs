@@ -72,9 +72,23 @@ impl<'r> CaptureReader<'r> {
     ///
     /// # Errors
     /// [`CaptureError::Empty`], [`CaptureError::NotACapture`], or a read error.
-    pub fn new<R: Read + Send + 'r>(mut source: R) -> Result<Self, CaptureError> {
+    pub fn new<R: Read + Send + 'r>(source: R) -> Result<Self, CaptureError> {
+        Self::with_buffer(source, INITIAL_BUFFER)
+    }
+
+    /// [`CaptureReader::new`] starting from a `capacity`-byte buffer (at least 4 KiB; grown
+    /// on demand for larger records, up to [`MAX_RECORD`]). Small buffers suit small
+    /// captures and constrained hosts; the default 1 MiB suits large files.
+    ///
+    /// # Errors
+    /// As [`CaptureReader::new`].
+    pub fn with_buffer<R: Read + Send + 'r>(
+        mut source: R,
+        capacity: usize,
+    ) -> Result<Self, CaptureError> {
+        let capacity = capacity.clamp(4096, MAX_RECORD);
         // The format parser decides from its first read alone: give it a full prefix.
-        let mut head = vec![0u8; PREFIX];
+        let mut head = vec![0u8; PREFIX.min(capacity)];
         let mut got = 0;
         while got < head.len() {
             match source.read(&mut head[got..]) {
@@ -98,13 +112,14 @@ impl<'r> CaptureReader<'r> {
             let magic = format!("{magic:08x}");
             return Err(CaptureError::NotACapture { magic });
         }
-        let inner = create_reader(INITIAL_BUFFER, std::io::Cursor::new(head).chain(source))
-            .map_err(|e| match e {
+        let inner = create_reader(capacity, std::io::Cursor::new(head).chain(source)).map_err(
+            |e| match e {
                 PcapError::Incomplete(_) | PcapError::Eof | PcapError::UnexpectedEof => {
                     CaptureError::Truncated { packets: 0 }
                 }
                 e => CaptureError::Malformed { packets: 0, reason: format!("{e:?}") },
-            })?;
+            },
+        )?;
         Ok(Self { inner, legacy: None, interfaces: Vec::new(), packets: 0 })
     }
 
@@ -199,7 +214,7 @@ impl<'r> CaptureReader<'r> {
                     }
                 }
                 Err(PcapError::BufferTooSmall) => {
-                    let size = self.inner.data().len().max(INITIAL_BUFFER) * 2;
+                    let size = self.inner.data().len().max(4096) * 2;
                     if size > MAX_RECORD || !self.inner.grow(size) {
                         return Err(CaptureError::RecordTooLarge { packets, limit: MAX_RECORD });
                     }
