@@ -6,16 +6,10 @@ use anyhow::{Context, Result, bail};
 
 use crate::has;
 
-/// Every target in `fuzz/fuzz_targets/`, one per parser entry point.
-const TARGETS: &[&str] = &[
-    "header",
-    "message",
-    "stream_decoder",
-    "datagram_decoder",
-    "round_trip",
-    "pcap_reader",
-    "sim_requests",
-];
+/// Every target in `fuzz/fuzz_targets/` (the replay test checks the two lists agree).
+fn targets() -> Vec<&'static str> {
+    doip_fuzz_checks::TARGETS.iter().map(|(name, _)| *name).collect()
+}
 
 /// How to reach a toolchain that builds with sanitizers: nightly, else stable with
 /// `RUSTC_BOOTSTRAP=1`.
@@ -40,10 +34,11 @@ fn ensure_cargo_fuzz() -> Result<()> {
 /// Runs `only` (or every target) for `seconds` each and prints executions per second.
 pub(crate) fn run(only: Option<&str>, seconds: u64) -> Result<()> {
     ensure_cargo_fuzz()?;
+    let all = targets();
     let targets: Vec<&str> = match only {
-        Some(t) if TARGETS.contains(&t) => vec![t],
-        Some(t) => bail!("unknown fuzz target {t}; targets: {TARGETS:?}"),
-        None => TARGETS.to_vec(),
+        Some(t) if all.contains(&t) => vec![t],
+        Some(t) => bail!("unknown fuzz target {t}; targets: {all:?}"),
+        None => all,
     };
     let mut report = Vec::new();
     for target in targets {
@@ -58,8 +53,10 @@ pub(crate) fn run(only: Option<&str>, seconds: u64) -> Result<()> {
         let log = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             eprintln!("{log}");
+            let kept = keep_regressions(target)?;
             bail!(
-                "fuzz target {target} failed: {}; the crashing input is under fuzz/artifacts/{target}/",
+                "fuzz target {target} failed: {}; minimised input(s) kept for the test suite: \
+                 {kept:?} (commit them with the fix)",
                 out.status
             );
         }
@@ -80,4 +77,38 @@ pub(crate) fn run(only: Option<&str>, seconds: u64) -> Result<()> {
         println!("{target:<18} {runs:>14} {per_sec:>12}");
     }
     Ok(())
+}
+
+/// Minimises every crashing input libFuzzer left for `target` and copies the result to
+/// `fuzz/regressions/<target>/`, where `cargo test --workspace` replays it.
+fn keep_regressions(target: &str) -> Result<Vec<std::path::PathBuf>> {
+    let artifacts = std::path::Path::new("fuzz/artifacts").join(target);
+    let regressions = std::path::Path::new("fuzz/regressions").join(target);
+    std::fs::create_dir_all(&regressions)?;
+    let mut kept = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&artifacts) else { return Ok(kept) };
+    for entry in entries {
+        let path = entry?.path();
+        let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+            continue;
+        };
+        if !["crash-", "oom-", "timeout-"].iter().any(|p| name.starts_with(p)) {
+            continue;
+        }
+        let mut tmin = fuzz_command();
+        tmin.args(["fuzz", "tmin", "--runs", "10000", target]).arg(&path);
+        eprintln!("xtask: running {tmin:?}");
+        // tmin writes `minimized-from-<hash>` beside the input; fall back to the original.
+        let _ = tmin.output();
+        let minimised = artifacts.join(name.replacen(
+            name.split('-').next().unwrap_or("crash"),
+            "minimized-from",
+            1,
+        ));
+        let source = if minimised.is_file() { minimised } else { path };
+        let dest = regressions.join(&name);
+        std::fs::copy(&source, &dest)?;
+        kept.push(dest);
+    }
+    Ok(kept)
 }
