@@ -6,9 +6,21 @@ use anyhow::{Context, Result, bail};
 
 use crate::has;
 
-/// Every target in `fuzz/fuzz_targets/` (the replay test checks the two lists agree).
-fn targets() -> Vec<&'static str> {
-    doip_fuzz_checks::TARGETS.iter().map(|(name, _)| *name).collect()
+/// Every target: the file stems in `fuzz/fuzz_targets/`, sorted (the replay test in
+/// `doip-fuzz-checks` checks each has its check).
+fn targets() -> Result<Vec<String>> {
+    let dir = crate::workspace_root().join("fuzz/fuzz_targets");
+    let mut targets = Vec::new();
+    for entry in std::fs::read_dir(&dir).with_context(|| format!("listing {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "rs")
+            && let Some(stem) = path.file_stem().and_then(|s| s.to_str())
+        {
+            targets.push(stem.to_owned());
+        }
+    }
+    targets.sort();
+    Ok(targets)
 }
 
 /// How to reach a toolchain that builds with sanitizers: nightly, else stable with
@@ -34,11 +46,11 @@ fn ensure_cargo_fuzz() -> Result<()> {
 /// Runs `only` (or every target) for `seconds` each and prints executions per second.
 pub(crate) fn run(only: Option<&str>, seconds: u64) -> Result<()> {
     ensure_cargo_fuzz()?;
-    let all = targets();
+    let all = targets()?;
     let targets: Vec<&str> = match only {
-        Some(t) if all.contains(&t) => vec![t],
+        Some(t) if all.iter().any(|a| a == t) => vec![t],
         Some(t) => bail!("unknown fuzz target {t}; targets: {all:?}"),
-        None => all,
+        None => all.iter().map(String::as_str).collect(),
     };
     let mut report = Vec::new();
     for target in targets {
@@ -100,12 +112,9 @@ fn keep_regressions(target: &str) -> Result<Vec<std::path::PathBuf>> {
         eprintln!("xtask: running {tmin:?}");
         // tmin writes `minimized-from-<hash>` beside the input; fall back to the original.
         let _ = tmin.output();
-        let minimised = artifacts.join(name.replacen(
-            name.split('-').next().unwrap_or("crash"),
-            "minimized-from",
-            1,
-        ));
-        let source = if minimised.is_file() { minimised } else { path };
+        let minimised =
+            name.split_once('-').map(|(_, hash)| artifacts.join(format!("minimized-from-{hash}")));
+        let source = minimised.filter(|m| m.is_file()).unwrap_or(path);
         let dest = regressions.join(&name);
         std::fs::copy(&source, &dest)?;
         kept.push(dest);

@@ -22,7 +22,7 @@ use doip_sim::{Responder, UdsHandler, UdsReply};
 /// A fuzz target's check: panics when a property breaks.
 pub type Check = fn(&[u8]);
 
-/// Every fuzz target by name, with its check. `cargo xtask fuzz` runs these names.
+/// Every fuzz target by name (its file stem in `fuzz/fuzz_targets/`), with its check.
 pub const TARGETS: &[(&str, Check)] = &[
     ("header", header),
     ("message", message),
