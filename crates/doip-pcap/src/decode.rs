@@ -2,15 +2,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use doip_proto::header::HEADER_LEN;
 use doip_proto::{Error, Header, Message, Transport};
-use etherparse::{NetSlice, TransportSlice};
 
 use crate::Packet;
-use crate::link::slice;
+use crate::link::{self, Layers, slice};
 
 /// The standard ports: DoIP on 13400, DoIP over TLS on 3496.
 pub const DOIP_PORT: u16 = 13400;
@@ -248,42 +247,27 @@ impl Decoder {
     /// Decodes one packet, calling `sink` for everything it completes.
     pub fn packet<F: FnMut(Event<'_>)>(&mut self, packet: &Packet<'_>, sink: &mut F) {
         self.stats.packets += 1;
-        let Some(sliced) = slice(packet.link_type, packet.data) else {
+        let Some(Layers { src, dst, transport }) = slice(packet.link_type, packet.data) else {
             self.stats.skipped += 1;
             return;
         };
-        let (src_ip, dst_ip, fragmented) = match &sliced.net {
-            Some(NetSlice::Ipv4(ip)) => (
-                IpAddr::V4(ip.header().source_addr()),
-                IpAddr::V4(ip.header().destination_addr()),
-                ip.is_payload_fragmented(),
-            ),
-            Some(NetSlice::Ipv6(ip)) => (
-                IpAddr::V6(ip.header().source_addr()),
-                IpAddr::V6(ip.header().destination_addr()),
-                ip.is_payload_fragmented(),
-            ),
-            _ => {
-                self.stats.skipped += 1;
-                return;
-            }
-        };
         let mut sink = Counting { sink, stats: &mut self.stats };
-        match &sliced.transport {
-            Some(TransportSlice::Tcp(tcp)) => {
+        let meta = |sp, dp, transport| Meta {
+            packet: packet.number,
+            time: packet.time,
+            src: SocketAddr::new(src, sp),
+            dst: SocketAddr::new(dst, dp),
+            transport,
+        };
+        match transport {
+            link::Transport::Tcp(tcp) => {
                 let (sp, dp) = (tcp.source_port(), tcp.destination_port());
                 let tls = self.options.tls_ports.iter().any(|p| *p == sp || *p == dp);
                 if !tls && !self.options.doip_ports.iter().any(|p| *p == sp || *p == dp) {
                     return;
                 }
                 sink.stats.doip_packets += 1;
-                let meta = Meta {
-                    packet: packet.number,
-                    time: packet.time,
-                    src: SocketAddr::new(src_ip, sp),
-                    dst: SocketAddr::new(dst_ip, dp),
-                    transport: Transport::Tcp,
-                };
+                let meta = meta(sp, dp, Transport::Tcp);
                 let key = (meta.src, meta.dst);
                 let flow = self.flows.entry(key).or_default();
                 flow.tls |= tls;
@@ -296,26 +280,17 @@ impl Decoder {
                     flow.finish(&meta, &mut sink);
                 }
             }
-            Some(TransportSlice::Udp(udp)) => {
+            link::Transport::Udp(udp) => {
                 let (sp, dp) = (udp.source_port(), udp.destination_port());
                 if !self.options.doip_ports.iter().any(|p| *p == sp || *p == dp) {
                     return;
                 }
                 sink.stats.doip_packets += 1;
-                if fragmented {
-                    sink.stats.skipped += 1;
-                    return;
-                }
-                let meta = Meta {
-                    packet: packet.number,
-                    time: packet.time,
-                    src: SocketAddr::new(src_ip, sp),
-                    dst: SocketAddr::new(dst_ip, dp),
-                    transport: Transport::Udp,
-                };
-                datagram(udp.payload(), &meta, &mut sink);
+                datagram(udp.payload(), &meta(sp, dp, Transport::Udp), &mut sink);
             }
-            _ => {}
+            // Fragments are not reassembled (DoIP datagrams fit in one packet).
+            link::Transport::Fragment => sink.stats.skipped += 1,
+            link::Transport::Other => {}
         }
     }
 

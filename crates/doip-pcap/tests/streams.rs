@@ -45,7 +45,11 @@ fn every_link_type_carries_the_same_messages() {
     let sll2 =
         [&[0x08, 0x00, 0, 0, 0, 0, 0, 1, 0, 1, 0, 6, 0, 0, 0, 0, 0, 0, 0, 0][..], ip].concat();
     let null = [&2u32.to_le_bytes()[..], ip].concat();
+    let vlan = [&eth[..12], &[0x81, 0x00, 0x00, 0x05], &eth[12..]].concat();
+    let qinq = [&eth[..12], &[0x88, 0xA8, 0x00, 0x05, 0x81, 0x00, 0x00, 0x06], &eth[12..]].concat();
     for (link, frame) in [
+        (LinkType::ETHERNET, vlan),
+        (LinkType::ETHERNET, qinq),
         (LinkType::ETHERNET, eth.clone()),
         (LinkType::RAW, ip.to_vec()),
         (LinkType::DLT_RAW, ip.to_vec()),
@@ -58,6 +62,18 @@ fn every_link_type_carries_the_same_messages() {
         assert_eq!(events.len(), 2, "{link}: {events:?}");
         assert!(events.iter().all(|(_, t)| !t.starts_with("error")), "{link}: {events:?}");
     }
+}
+
+#[test]
+fn ip_fragments_are_counted_as_not_decoded() {
+    let mut c = connection();
+    let mut frame = c.send(true, &PRESENT).unwrap();
+    frame[14 + 6] |= 0x20; // IPv4 "more fragments"
+    let mut out = CaptureWriter::new(Vec::new(), Format::Pcap).unwrap();
+    out.packet(Duration::from_secs(1), &frame).unwrap();
+    let file = out.into_inner();
+    let stats = decode_capture(&file[..], DecodeOptions::default(), |e| panic!("{e:?}")).unwrap();
+    assert_eq!((stats.packets, stats.skipped, stats.messages), (1, 1, 0));
 }
 
 #[test]
