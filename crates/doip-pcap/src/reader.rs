@@ -58,6 +58,8 @@ pub struct CaptureReader<'r> {
     /// Link type and nanosecond flag of a legacy pcap file.
     legacy: Option<(LinkType, bool)>,
     interfaces: Vec<Interface>,
+    /// Byte order of the current pcapng section (`Some(true)` for big-endian).
+    section_big_endian: Option<bool>,
     packets: u64,
 }
 
@@ -120,13 +122,36 @@ impl<'r> CaptureReader<'r> {
                 e => CaptureError::Malformed { packets: 0, reason: format!("{e:?}") },
             },
         )?;
-        Ok(Self { inner, legacy: None, interfaces: Vec::new(), packets: 0 })
+        Ok(Self {
+            inner,
+            legacy: None,
+            interfaces: Vec::new(),
+            section_big_endian: None,
+            packets: 0,
+        })
     }
 
     /// Packets read so far.
     #[must_use]
     pub const fn packets(&self) -> u64 {
         self.packets
+    }
+
+    /// The length of the pcapng block about to be parsed, when it is below the format's
+    /// minimum of 12 bytes. pcap-parser 0.17 subtracts 12 from the length unchecked for some
+    /// block types (a panic with overflow checks on, a 4 GiB read without), so such blocks
+    /// are refused here, before it sees them. Section headers are exempt: their own byte
+    /// order applies, and the parser checks them itself.
+    fn short_pcapng_block(&self) -> Option<u32> {
+        let big_endian = self.section_big_endian?;
+        let head = self.inner.data().first_chunk::<8>()?;
+        if u32::from_be_bytes([head[0], head[1], head[2], head[3]]) == PCAPNG_MAGIC {
+            return None;
+        }
+        let length = [head[4], head[5], head[6], head[7]];
+        let length =
+            if big_endian { u32::from_be_bytes(length) } else { u32::from_le_bytes(length) };
+        (length < 12).then_some(length)
     }
 
     /// Calls `f` with every packet, in file order.
@@ -137,6 +162,12 @@ impl<'r> CaptureReader<'r> {
         let mut stalled = 0;
         loop {
             let packets = self.packets;
+            if let Some(length) = self.short_pcapng_block() {
+                return Err(CaptureError::Malformed {
+                    packets,
+                    reason: format!("pcapng block of {length} bytes (every block has at least 12)"),
+                });
+            }
             match self.inner.next() {
                 Ok((offset, block)) => {
                     stalled = 0;
@@ -154,7 +185,8 @@ impl<'r> CaptureReader<'r> {
                             let data = b.data.get(..b.caplen as usize).unwrap_or(b.data);
                             Some((time, link, data))
                         }
-                        PcapBlockOwned::NG(Block::SectionHeader(_)) => {
+                        PcapBlockOwned::NG(Block::SectionHeader(shb)) => {
+                            self.section_big_endian = Some(shb.big_endian());
                             self.interfaces.clear();
                             None
                         }

@@ -411,4 +411,26 @@ fn capture_file_errors_are_typed() {
     let err = decode_capture(cut, DecodeOptions::default(), |_| seen += 1).unwrap_err();
     assert!(matches!(err, CaptureError::Truncated { packets: 4 }), "{err}");
     assert_eq!(seen, 1, "the activation request before the cut is decoded");
+    // A pcapng block shorter than the 12 bytes every block has (found by the pcap_reader
+    // fuzz target: pcap-parser itself underflows on it), in either byte order.
+    for big_endian in [false, true] {
+        let u32b = |v: u32| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+        let u16b = |v: u16| if big_endian { v.to_be_bytes() } else { v.to_le_bytes() };
+        let mut file = Vec::new();
+        for part in [&0x0A0D_0D0A_u32.to_be_bytes()[..], &u32b(28), &u32b(0x1A2B_3C4D)] {
+            file.extend_from_slice(part);
+        }
+        for part in [&u16b(1)[..], &u16b(0), &[0xFF; 8], &u32b(28)] {
+            file.extend_from_slice(part);
+        }
+        // A process information block (0x80000001) announcing 6 bytes.
+        for part in [&u32b(0x8000_0001)[..], &u32b(6), &[0; 16]] {
+            file.extend_from_slice(part);
+        }
+        let err = decode_capture(&file[..], DecodeOptions::default(), |_| {}).unwrap_err();
+        assert!(
+            matches!(err, CaptureError::Malformed { packets: 0, ref reason } if reason.contains("6 bytes")),
+            "{err}"
+        );
+    }
 }
