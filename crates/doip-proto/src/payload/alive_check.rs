@@ -31,6 +31,7 @@ impl AliveCheckResponse {
 impl Payload<'_> for AliveCheckResponse {
     const PAYLOAD_TYPE: PayloadType = PayloadType::AliveCheckResponse;
 
+    #[inline]
     fn parse(input: &[u8]) -> IResult<&[u8], Self> {
         logical_address.map(|source_address| Self { source_address }).parse(input)
     }

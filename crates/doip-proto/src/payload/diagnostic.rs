@@ -41,6 +41,7 @@ impl<'a> DiagnosticMessage<'a> {
 impl<'a> Payload<'a> for DiagnosticMessage<'a> {
     const PAYLOAD_TYPE: PayloadType = PayloadType::DiagnosticMessage;
 
+    #[inline]
     fn parse(input: &'a [u8]) -> IResult<&'a [u8], Self> {
         (logical_address, logical_address, rest)
             .map(|(source_address, target_address, data)| Self {
@@ -133,6 +134,7 @@ impl<'a, C: AcknowledgementCode> DiagnosticAcknowledgement<'a, C> {
 impl<'a, C: AcknowledgementCode> Payload<'a> for DiagnosticAcknowledgement<'a, C> {
     const PAYLOAD_TYPE: PayloadType = C::PAYLOAD_TYPE;
 
+    #[inline]
     fn parse(input: &'a [u8]) -> IResult<&'a [u8], Self> {
         (logical_address, logical_address, be_u8, rest)
             .map(|(source_address, target_address, code, previous)| Self {

@@ -30,6 +30,7 @@ pub struct EntityStatusResponse {
 impl Payload<'_> for EntityStatusResponse {
     const PAYLOAD_TYPE: PayloadType = PayloadType::EntityStatusResponse;
 
+    #[inline]
     fn parse(input: &[u8]) -> IResult<&[u8], Self> {
         (be_u8, be_u8, be_u8, optional_tail(be_u32))
             .map(|(node_type, max_open_sockets, currently_open_sockets, max_data_size)| Self {

@@ -27,6 +27,7 @@ impl GenericNack {
 impl Payload<'_> for GenericNack {
     const PAYLOAD_TYPE: PayloadType = PayloadType::GenericNack;
 
+    #[inline]
     fn parse(input: &[u8]) -> IResult<&[u8], Self> {
         be_u8.map(|code: u8| Self { code: code.into() }).parse(input)
     }

@@ -35,6 +35,7 @@ impl VehicleIdentificationRequestWithEid {
 impl Payload<'_> for VehicleIdentificationRequestWithEid {
     const PAYLOAD_TYPE: PayloadType = PayloadType::VehicleIdentificationRequestWithEid;
 
+    #[inline]
     fn parse(input: &[u8]) -> IResult<&[u8], Self> {
         array.map(|b| Self { eid: Eid(b) }).parse(input)
     }
@@ -67,6 +68,7 @@ impl VehicleIdentificationRequestWithVin {
 impl Payload<'_> for VehicleIdentificationRequestWithVin {
     const PAYLOAD_TYPE: PayloadType = PayloadType::VehicleIdentificationRequestWithVin;
 
+    #[inline]
     fn parse(input: &[u8]) -> IResult<&[u8], Self> {
         array.map(|b| Self { vin: Vin(b) }).parse(input)
     }
@@ -101,6 +103,7 @@ pub struct VehicleAnnouncement {
 impl Payload<'_> for VehicleAnnouncement {
     const PAYLOAD_TYPE: PayloadType = PayloadType::VehicleAnnouncement;
 
+    #[inline]
     fn parse(input: &[u8]) -> IResult<&[u8], Self> {
         (array, logical_address, array, array, be_u8, optional_tail(be_u8))
             .map(|(vin, logical_address, eid, gid, further_action, sync_status)| Self {

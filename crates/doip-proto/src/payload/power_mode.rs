@@ -32,6 +32,7 @@ impl DiagnosticPowerModeResponse {
 impl Payload<'_> for DiagnosticPowerModeResponse {
     const PAYLOAD_TYPE: PayloadType = PayloadType::DiagnosticPowerModeResponse;
 
+    #[inline]
     fn parse(input: &[u8]) -> IResult<&[u8], Self> {
         be_u8.map(|m: u8| Self { power_mode: m.into() }).parse(input)
     }

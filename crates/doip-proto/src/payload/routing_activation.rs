@@ -55,6 +55,7 @@ impl RoutingActivationRequest {
 impl Payload<'_> for RoutingActivationRequest {
     const PAYLOAD_TYPE: PayloadType = PayloadType::RoutingActivationRequest;
 
+    #[inline]
     fn parse(input: &[u8]) -> IResult<&[u8], Self> {
         (logical_address, be_u8, be_u32, optional_tail(array))
             .map(|(source_address, activation_type, reserved, oem_specific)| Self {
@@ -111,6 +112,7 @@ impl RoutingActivationResponse {
 impl Payload<'_> for RoutingActivationResponse {
     const PAYLOAD_TYPE: PayloadType = PayloadType::RoutingActivationResponse;
 
+    #[inline]
     fn parse(input: &[u8]) -> IResult<&[u8], Self> {
         (logical_address, logical_address, be_u8, be_u32, optional_tail(array))
             .map(|(tester_address, entity_address, code, reserved, oem_specific)| Self {
