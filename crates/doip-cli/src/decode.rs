@@ -29,13 +29,15 @@ struct Printer<W: Write> {
 }
 
 impl<W: Write> Printer<W> {
-    fn print(&mut self, seen: &Seen, content: &Content<'_>) {
+    /// Counts `content` and writes it, with where it was `seen` (built only when written).
+    fn print(&mut self, seen: impl FnOnce() -> Seen, content: &Content<'_>) {
         if matches!(content, Content::Malformed { .. }) {
             self.malformed += 1;
         }
         if self.quiet || self.error.is_some() {
             return;
         }
+        let seen = &seen();
         let written = if self.json {
             let line = Value::Object(object(seen, content));
             writeln!(self.out, "{line}")
@@ -148,9 +150,9 @@ fn capture<W: Write>(
     options.doip_ports.extend(&a.port);
     options.tls_ports.extend(&a.tls_port);
     let name = path.display().to_string();
-    let sink = |e: doip_pcap::Event<'_>| {
-        let seen = Seen { frame: e.packet, place: Some((e.time, e.src, e.dst, e.transport)) };
-        printer.print(&seen, &e.content);
+    let sink = |e: &doip_pcap::Event<'_>| {
+        let seen = || Seen { frame: e.packet, place: Some((e.time, e.src, e.dst, e.transport)) };
+        printer.print(seen, &e.content);
     };
     let result = if name == "-" {
         doip_pcap::decode_capture(std::io::stdin(), options, sink)
@@ -186,7 +188,7 @@ fn hex<W: Write>(args: &[String], printer: &mut Printer<W>) -> Result<(), Failur
         let seen = Seen { frame, place: None };
         let Some(head) = rest.first_chunk::<HEADER_LEN>() else {
             let error = doip_proto::Error::TruncatedHeader { length: rest.len() }.into();
-            printer.print(&seen, &Content::Malformed { header: None, error });
+            printer.print(|| seen, &Content::Malformed { header: None, error });
             break;
         };
         let header = Header::from_bytes(*head);
@@ -201,14 +203,14 @@ fn hex<W: Write>(args: &[String], printer: &mut Printer<W>) -> Result<(), Failur
                 }
                 .into()
             };
-            printer.print(&seen, &Content::Malformed { header: Some(header), error });
+            printer.print(|| seen, &Content::Malformed { header: Some(header), error });
             break;
         }
         let content = match Message::parse(header.payload_type, &rest[HEADER_LEN..total]) {
             Ok(message) => Content::Message { header, message },
             Err(e) => Content::Malformed { header: Some(header), error: e.into() },
         };
-        printer.print(&seen, &content);
+        printer.print(|| seen, &content);
         rest = &rest[total..];
     }
     Ok(())

@@ -52,7 +52,7 @@ pub use reader::{CaptureReader, MAX_RECORD, Packet};
 pub fn decode_capture<R: std::io::Read + Send>(
     source: R,
     options: DecodeOptions,
-    sink: impl FnMut(Event<'_>),
+    sink: impl FnMut(&Event<'_>),
 ) -> Result<Stats, CaptureError> {
     decode_with(CaptureReader::new(source)?, options, sink)
 }
@@ -64,7 +64,7 @@ pub fn decode_capture<R: std::io::Read + Send>(
 pub fn decode_with(
     mut reader: CaptureReader<'_>,
     options: DecodeOptions,
-    mut sink: impl FnMut(Event<'_>),
+    mut sink: impl FnMut(&Event<'_>),
 ) -> Result<Stats, CaptureError> {
     let mut decoder = Decoder::new(options);
     let result = reader.for_each_packet(|packet| decoder.packet(packet, &mut sink));

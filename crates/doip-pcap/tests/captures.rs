@@ -254,21 +254,8 @@ fn committed_captures_match_their_generator() {
 
 fn decode(bytes: &[u8]) -> Vec<Event<'static>> {
     let mut events = Vec::new();
-    decode_capture(bytes, DecodeOptions::default(), |e| {
-        events.push(Event {
-            content: match e.content {
-                Content::Message { header, message } => {
-                    Content::Message { header, message: message.into_owned() }
-                }
-                Content::Malformed { header, error } => Content::Malformed { header, error },
-                Content::Tls { content_type, version, length } => {
-                    Content::Tls { content_type, version, length }
-                }
-            },
-            ..e
-        });
-    })
-    .unwrap();
+    decode_capture(bytes, DecodeOptions::default(), |e| events.push(e.clone().into_owned()))
+        .unwrap();
     events
 }
 
