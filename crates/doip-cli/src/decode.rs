@@ -159,7 +159,9 @@ fn capture<W: Write>(
     } else {
         let file = std::fs::File::open(path)
             .map_err(|e| Failure::new(Failure::IO, format!("cannot open {name}: {e}")))?;
-        doip_pcap::decode_capture(file, options, sink)
+        // A file never blocks a read for long: read it ahead on a second thread.
+        doip_pcap::CaptureReader::read_ahead(file)
+            .and_then(|reader| doip_pcap::decode_with(reader, options, sink))
     };
     let stats =
         result.map_err(|e: CaptureError| Failure::new(Failure::IO, format!("{name}: {e}")))?;
