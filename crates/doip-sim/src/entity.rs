@@ -900,12 +900,14 @@ impl Simulator {
     /// ECUReset: flush the answer, drop every TCP connection, refuse new ones for a while.
     fn reset(&mut self, unavailable: Duration) {
         self.emit(SimEvent::Reset { unavailable });
+        // The listener first: a tester that sees its connection closed must find new ones
+        // refused (closing it last left a window in which a reconnect still got through).
+        if let Some(l) = self.tcp.take() {
+            self.lp.close(l);
+        }
         let handles: Vec<Handle> = self.sockets.keys().copied().collect();
         for h in handles {
             self.close(h, "ECU reset");
-        }
-        if let Some(l) = self.tcp.take() {
-            self.lp.close(l);
         }
         self.after(unavailable, Timer::ResetOver);
     }
