@@ -44,6 +44,9 @@ fn ensure_cargo_fuzz() -> Result<()> {
 }
 
 /// Runs `only` (or every target) for `seconds` each and prints executions per second.
+/// The largest single allocation a fuzz target may make.
+const MALLOC_LIMIT_MB: u32 = 8;
+
 pub(crate) fn run(only: Option<&str>, seconds: u64) -> Result<()> {
     ensure_cargo_fuzz()?;
     let all = targets()?;
@@ -59,6 +62,9 @@ pub(crate) fn run(only: Option<&str>, seconds: u64) -> Result<()> {
         let mut cmd = fuzz_command();
         cmd.args(["fuzz", "run", target, &corpus, "fuzz/seeds", "--"])
             .arg(format!("-max_total_time={seconds}"))
+            // Inputs are a few KiB: an allocation this large means a length from the input
+            // was trusted (every buffer should grow with the bytes actually there).
+            .arg(format!("-malloc_limit_mb={MALLOC_LIMIT_MB}"))
             .arg("-print_final_stats=1");
         eprintln!("xtask: running {cmd:?}");
         let out = cmd.output().with_context(|| format!("could not start {cmd:?}"))?;

@@ -2,7 +2,9 @@
 //!
 //! Built on [`doip_proto`] alone plus a capture-format parser: no sockets, no event loop.
 //! [`CaptureReader`] streams packets out of a file (pcap in either byte order with micro- or
-//! nanosecond timestamps, or pcapng); [`Decoder`] turns packets into [`Event`]s — every DoIP
+//! nanosecond timestamps, or pcapng), on the caller's thread or, for files,
+//! [reading ahead](CaptureReader::read_ahead) on a second one; [`Decoder`] turns packets into
+//! [`Event`]s (lent to your sink; [`Event::into_owned`] keeps one) — every DoIP
 //! message with its packet number, time and endpoints, malformed messages as typed errors (and
 //! decoding goes on), and TLS records on DoIP-over-TLS connections reported as encrypted rather
 //! than misparsed.

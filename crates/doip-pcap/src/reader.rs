@@ -308,12 +308,14 @@ impl Framer<'_> {
                 *len = at;
                 return Ok(());
             }
-            // Not one whole record yet (a record larger than a chunk, or a short read).
+            // Not one whole record yet (a record larger than a chunk, or a short read). The
+            // buffer grows a chunk at a time, as the bytes arrive: a record announcing more
+            // than the file holds costs no more memory than the file.
             let need = match self.format.record_len(&buf[..*len], self.packets)? {
                 Some(size) => size,
                 None => self.format.header_len(),
             };
-            more = self.read(buf, len, need.max(*len + 1))?;
+            more = self.read(buf, len, need.min(*len + self.chunk).max(*len + 1))?;
         }
     }
 }

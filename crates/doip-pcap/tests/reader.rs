@@ -155,6 +155,23 @@ fn announced_lengths_beyond_the_limit_are_refused_before_reading_them() {
 }
 
 #[test]
+fn a_record_announcing_more_than_the_file_holds_is_truncated() {
+    // 10 MB announced (under the 16 MiB limit), 100 bytes there: the reader reads what there
+    // is (its buffer grows with the bytes that arrive) and reports the cut.
+    let mut file = pcap_header(0xa1b2_c3d4);
+    for word in [1u32, 0, 10_000_000, 10_000_000] {
+        file.extend_from_slice(&word.to_le_bytes());
+    }
+    file.extend_from_slice(&[0; 100]);
+    let capture = TempCapture::new("announces-10mb.pcap", &file);
+    for reader in [CaptureReader::with_buffer(&file[..], 4096).unwrap(), capture.read_ahead()] {
+        let (events, stats) = decode(reader);
+        assert!(matches!(stats, Err(CaptureError::Truncated { packets: 0 })), "{stats:?}");
+        assert!(events.is_empty());
+    }
+}
+
+#[test]
 fn modified_pcap_records_are_read() {
     // The "modified" pcap of some Linux patches: 24-byte record headers (the usual 16, then
     // interface index, protocol, packet type and padding).
