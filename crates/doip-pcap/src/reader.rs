@@ -14,7 +14,7 @@ use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
 use std::time::Duration;
 
 use pcap_parser::parse_pcap_header;
-use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le, parse_sectionheaderblock};
+use pcap_parser::pcapng::{Block, parse_block_be, parse_block_le};
 
 use crate::{CaptureError, LinkType};
 
@@ -151,9 +151,8 @@ impl Format {
                     if *big_endian { parse_block_be(record) } else { parse_block_le(record) };
                 let (_, block) = parsed.map_err(|e| malformed(&e))?;
                 Ok(match block {
-                    Block::SectionHeader(_) => {
-                        let (_, shb) =
-                            parse_sectionheaderblock(record).map_err(|e| malformed(&e))?;
+                    // pcap-parser reads a section header in its own byte order either way.
+                    Block::SectionHeader(shb) => {
                         *big_endian = shb.big_endian();
                         interfaces.clear();
                         None
