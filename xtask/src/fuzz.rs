@@ -43,10 +43,10 @@ fn ensure_cargo_fuzz() -> Result<()> {
     Ok(())
 }
 
-/// Runs `only` (or every target) for `seconds` each and prints executions per second.
 /// The largest single allocation a fuzz target may make.
 const MALLOC_LIMIT_MB: u32 = 8;
 
+/// Runs `only` (or every target) for `seconds` each and prints executions per second.
 pub(crate) fn run(only: Option<&str>, seconds: u64) -> Result<()> {
     ensure_cargo_fuzz()?;
     let all = targets()?;
