@@ -21,8 +21,10 @@ use crate::uds::{Responder, UdsHandler, UdsReply};
 use crate::{Error, SimEvent};
 
 mod settings;
+mod timers;
 
 use settings::{Settings, address, hex_bytes};
+use timers::Timer;
 
 /// One TCP_DATA socket's state (PROTOCOL.md §6).
 struct Socket {
@@ -47,25 +49,6 @@ struct PendingActivation {
     /// `true`: the requester's address is active elsewhere (0x03 if that socket answers);
     /// `false`: all sockets are taken (0x01 if all answer).
     same_address: bool,
-}
-
-enum Timer {
-    Announce(u32),
-    InitialInactivity(Handle),
-    GeneralInactivity(Handle),
-    Decide(u64),
-    Send(Handle, Vec<u8>),
-    UdpAnswer(SocketAddr, Message<'static>),
-    AliveCheck(Handle),
-    Pending {
-        handle: Handle,
-        ecu: LogicalAddress,
-        tester: LogicalAddress,
-        left: u32,
-        interval: Duration,
-        response: Vec<u8>,
-    },
-    ResetOver,
 }
 
 /// Shared between the simulator thread and its [`SimHandle`].
@@ -351,13 +334,6 @@ impl Simulator {
     fn random_wait(&self) -> Duration {
         let max = u64::try_from(self.cfg.announce_wait_max.as_millis()).unwrap_or(u64::MAX);
         if max == 0 { Duration::ZERO } else { Duration::from_millis(fastrand::u64(0..=max)) }
-    }
-
-    fn after(&mut self, delay: Duration, timer: Timer) {
-        let id = self.next_timer;
-        self.next_timer += 1;
-        self.timers.insert(id, timer);
-        self.lp.set_timer(None, Instant::now() + delay, id);
     }
 
     fn send<'m>(&mut self, h: Handle, message: impl Into<Message<'m>>) {
@@ -812,68 +788,6 @@ impl Simulator {
     fn udp_send(&mut self, to: SocketAddr, message: &Message<'_>) {
         if let Err(e) = self.lp.send_to(self.udp, to, message) {
             log::warn!("UDP send to {to} failed: {e}");
-        }
-    }
-
-    fn timer(&mut self, timer: Timer) {
-        match timer {
-            Timer::Announce(n) => {
-                if let Some(to) = self.announce_to {
-                    let a: Message<'_> = self.cfg.announcement().into();
-                    self.udp_send(to, &a);
-                }
-                if n + 1 < self.announce_count {
-                    self.after(self.announce_interval, Timer::Announce(n + 1));
-                }
-            }
-            Timer::InitialInactivity(h) => {
-                if self.sockets.get(&h).is_some_and(|s| !s.active) {
-                    self.close(h, "no routing activation (initial inactivity timer)");
-                }
-            }
-            Timer::GeneralInactivity(h) => {
-                if let Some(idle) = self.sockets.get(&h).map(|s| s.last_activity.elapsed()) {
-                    if idle >= self.cfg.general_inactivity {
-                        self.close(h, "idle (general inactivity timer)");
-                    } else {
-                        self.after(
-                            self.cfg.general_inactivity.saturating_sub(idle),
-                            Timer::GeneralInactivity(h),
-                        );
-                    }
-                }
-            }
-            Timer::Decide(id) => self.decide(id),
-            Timer::Send(h, bytes) => {
-                if self.sockets.contains_key(&h) {
-                    let _ = self.lp.send_raw(h, bytes);
-                }
-            }
-            Timer::UdpAnswer(to, message) => self.udp_send(to, &message),
-            Timer::AliveCheck(h) => {
-                if let Some(every) =
-                    self.sockets.get(&h).and_then(|s| s.faults.alive_check_interval_ms)
-                {
-                    self.send(h, AliveCheckRequest);
-                    self.after(ms(every), Timer::AliveCheck(h));
-                }
-            }
-            Timer::Pending { handle, ecu, tester, left, interval, response } => {
-                self.pending_step(handle, ecu, tester, left, interval, response);
-            }
-            Timer::ResetOver => {
-                let options = self.cfg.listen_options();
-                match self.lp.listen(self.tcp_addr, options) {
-                    Ok(l) => {
-                        self.tcp = Some(l);
-                        self.emit(SimEvent::Available);
-                    }
-                    Err(e) => {
-                        log::warn!("re-listening after reset failed ({e}); retrying");
-                        self.after(Duration::from_millis(100), Timer::ResetOver);
-                    }
-                }
-            }
         }
     }
 }
