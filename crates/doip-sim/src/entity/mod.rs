@@ -15,11 +15,12 @@ use doip_proto::{
 use doip_transport::{Event, EventLoop, Handle, UdpOptions};
 
 use crate::config::{Faults, SimConfig, ms};
-use crate::uds::{Responder, UdsHandler, UdsReply};
+use crate::uds::{Responder, UdsHandler};
 use crate::{Error, SimEvent};
 
 mod activation;
 mod diagnostic;
+mod faults;
 mod settings;
 mod timers;
 
@@ -288,32 +289,6 @@ impl Simulator {
         Ok(())
     }
 
-    fn apply_faults(&mut self, tester: Option<LogicalAddress>, faults: &Faults) {
-        match tester {
-            Some(t) => {
-                self.cfg.faults_by_tester.insert(t.0, faults.clone());
-            }
-            None => self.cfg.faults = faults.clone(),
-        }
-        let handles: Vec<Handle> = self
-            .sockets
-            .iter()
-            .filter(|(_, s)| tester.is_none() || s.source == tester)
-            .map(|(h, _)| *h)
-            .collect();
-        for h in handles {
-            self.set_socket_faults(h, faults.clone());
-        }
-    }
-
-    fn set_socket_faults(&mut self, h: Handle, faults: Faults) {
-        let chunk = faults.one_byte_segments.then_some(1);
-        let _ = self.lp.set_write_chunk(h, chunk);
-        if let Some(s) = self.sockets.get_mut(&h) {
-            s.faults = faults;
-        }
-    }
-
     fn emit(&self, event: SimEvent) {
         log::info!("{event}");
         if let Some(sink) = &self.events {
@@ -420,18 +395,6 @@ impl Simulator {
         if limit.is_some_and(|n| received >= n) {
             self.close(h, "fault: close after N messages");
         }
-    }
-
-    /// The reset fault: every ECU handles 11 01 (losing its session and download), then the
-    /// entity resets for the longest time any of them asks.
-    fn fault_reset(&mut self) {
-        let mut unavailable = Duration::ZERO;
-        for (_, ecu) in self.ecus.values_mut() {
-            if let UdsReply::Reset { unavailable: u, .. } = ecu.handle(&[0x11, 0x01]) {
-                unavailable = unavailable.max(u);
-            }
-        }
-        self.reset(unavailable);
     }
 
     fn entity_status(&self) -> Message<'static> {
