@@ -20,6 +20,7 @@ use crate::{Error, SimEvent};
 
 mod activation;
 mod diagnostic;
+mod discovery;
 mod faults;
 mod settings;
 mod timers;
@@ -296,11 +297,6 @@ impl Simulator {
         }
     }
 
-    fn random_wait(&self) -> Duration {
-        let max = u64::try_from(self.cfg.announce_wait_max.as_millis()).unwrap_or(u64::MAX);
-        if max == 0 { Duration::ZERO } else { Duration::from_millis(fastrand::u64(0..=max)) }
-    }
-
     fn send<'m>(&mut self, h: Handle, message: impl Into<Message<'m>>) {
         if let Err(e) = self.lp.send(h, &message.into()) {
             log::warn!("send to {h} failed: {e}");
@@ -405,45 +401,5 @@ impl Simulator {
             max_data_size: Some(self.cfg.max_data_size),
         }
         .into()
-    }
-
-    fn datagram(&mut self, from: SocketAddr, message: &Message<'_>) {
-        let answer: Option<Message<'static>> = match message {
-            Message::VehicleIdentificationRequest(_) => Some(self.cfg.announcement().into()),
-            Message::VehicleIdentificationRequestWithEid(r) => {
-                (r.eid == self.cfg.eid).then(|| self.cfg.announcement().into())
-            }
-            Message::VehicleIdentificationRequestWithVin(r) => {
-                (r.vin == self.cfg.vin).then(|| self.cfg.announcement().into())
-            }
-            Message::EntityStatusRequest(_) => Some(self.entity_status()),
-            Message::DiagnosticPowerModeRequest(_) => {
-                Some(DiagnosticPowerModeResponse::new(self.cfg.power_mode).into())
-            }
-            _ => None,
-        };
-        self.emit(SimEvent::Datagram {
-            peer: from,
-            request: message.to_string(),
-            answered: answer.is_some(),
-        });
-        if let Some(answer) = answer {
-            let wait = if matches!(answer, Message::VehicleAnnouncement(_)) {
-                self.random_wait()
-            } else {
-                Duration::ZERO
-            };
-            if wait.is_zero() {
-                self.udp_send(from, &answer);
-            } else {
-                self.after(wait, Timer::UdpAnswer(from, answer));
-            }
-        }
-    }
-
-    fn udp_send(&mut self, to: SocketAddr, message: &Message<'_>) {
-        if let Err(e) = self.lp.send_to(self.udp, to, message) {
-            log::warn!("UDP send to {to} failed: {e}");
-        }
     }
 }
