@@ -17,8 +17,8 @@ use crate::config::{Faults, ms};
 use crate::uds::UdsReply;
 
 impl Simulator {
-    /// Diagnostic message handling, in the order of PROTOCOL.md §6: source, target, size,
-    /// ACK, then each addressed ECU's answer.
+    /// Diagnostic message handling, in the spec's order: source, target, size, ACK, then each
+    /// addressed ECU's answer.
     pub(super) fn diagnostic(&mut self, h: Handle, m: &DiagnosticMessage<'_>) {
         let Some(s) = self.sockets.get(&h) else { return };
         let (active, registered, faults, peer) = (s.active, s.source, s.faults.clone(), s.peer);

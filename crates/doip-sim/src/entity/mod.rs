@@ -1,4 +1,9 @@
 //! The simulated DoIP entity, driven by a `doip-transport` event loop.
+//!
+//! Here: the [`Simulator`] and its [`SimHandle`], per-socket state, the loop and the dispatch
+//! of its events. Each concern of the entity's behaviour is a module of `impl Simulator`
+//! methods over that state: `activation`, `diagnostic`, `discovery`, `faults`, `timers`;
+//! `settings` is the configuration they read.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
