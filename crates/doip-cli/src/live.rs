@@ -99,17 +99,9 @@ fn connect(conn: &Conn, ecu: LogicalAddress, activate: bool) -> Result<Client, F
     Ok(builder(conn, ecu, activate)?.connect()?)
 }
 
-/// An interface name (`eth0`) or index (`2`) as an index.
+/// An interface name (`eth0`) or index (`2`) as an index (0: the default).
 fn interface_index(name: Option<&str>) -> Result<u32, Failure> {
-    let Some(name) = name else { return Ok(0) };
-    if let Ok(index) = name.parse() {
-        return Ok(index);
-    }
-    let path = format!("/sys/class/net/{name}/ifindex");
-    std::fs::read_to_string(&path)
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .ok_or_else(|| Failure::new(Failure::USAGE, format!("no network interface {name:?}")))
+    Ok(name.map(doip_client::interface_index).transpose()?.unwrap_or(0))
 }
 
 fn entity_line(e: &Entity) -> String {

@@ -48,11 +48,11 @@ impl From<doip_client::Error> for Failure {
         use doip_client::Error as E;
         use doip_transport::Error as T;
         let code = match &e {
-            E::ActivationDenied { .. }
-            | E::ActivationMismatch { .. }
-            | E::DiagnosticNack { .. } => Self::NEGATIVE,
-            E::Timeout { .. } => Self::UNREACHABLE,
-            E::InvalidTesterAddress(_) | E::EmptyPayload => Self::USAGE,
+            E::ActivationDenied { .. } | E::DiagnosticNack { .. } => Self::NEGATIVE,
+            E::Timeout { .. } | E::PendingLimit { .. } | E::MaybeDelivered { .. } => {
+                Self::UNREACHABLE
+            }
+            E::InvalidTesterAddress(_) | E::EmptyPayload | E::UnknownInterface(_) => Self::USAGE,
             E::Transport(t) => match t {
                 T::Nack { .. } => Self::NEGATIVE,
                 T::Timeout { .. }

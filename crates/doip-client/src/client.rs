@@ -1,49 +1,29 @@
-//! [`Client`]: one tester connection to one DoIP entity, blocking.
+//! [`Client`]: one tester connection to one DoIP entity, blocking — a thin driver of a
+//! [`Session`] on a [`LoopDriver`] (whose background thread answers alive checks and reads
+//! the socket while the caller is idle).
 
-use std::collections::VecDeque;
+use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant};
 
 use doip_proto::{
-    ActivationType, AliveCheckRequest, AliveCheckResponse, DiagnosticMessage,
-    DiagnosticPowerModeRequest, DiagnosticPowerModeResponse, Eid, EntityStatusRequest,
-    EntityStatusResponse, Frame, LogicalAddress, Message, ProtocolVersion,
-    RoutingActivationRequest, RoutingActivationResponse, VehicleAnnouncement, Vin,
+    ActivationType, AliveCheckResponse, DiagnosticPowerModeRequest, DiagnosticPowerModeResponse,
+    Eid, EntityStatusRequest, EntityStatusResponse, Frame, LogicalAddress, Message, PayloadType,
+    ProtocolVersion, RoutingActivationResponse, VehicleAnnouncement, Vin,
 };
 use doip_transport::{
-    Blocking, ConnectOptions, DISCOVERY_PORT, Handle, TlsClient, UdpOptions, timing,
+    ConnectOptions, DISCOVERY_PORT, Event, EventLoop, Handler, LoopDriver, TlsClient,
 };
 
+use crate::session::{
+    Counters, Deadline, Outcome, Request, RequestId, Session, SessionConfig, TransportKind,
+    Unsolicited,
+};
+use crate::wire::{Dial, Wire};
 use crate::{Error, Result};
 
 /// TCP_DATA port without TLS.
 pub const TCP_PORT: u16 = 13400;
-
-/// Which socket a raw DoIP message goes over.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum TransportKind {
-    /// The TCP_DATA connection.
-    Tcp,
-    /// UDP to the entity's discovery port.
-    Udp,
-}
-
-/// Counters a caller can read at any time ([`Client::counters`]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// DoIP messages sent (TCP and UDP).
-    pub frames_sent: u64,
-    /// DoIP messages received.
-    pub frames_received: u64,
-    /// Bytes sent (DoIP headers included).
-    pub bytes_sent: u64,
-    /// Bytes received (DoIP headers included).
-    pub bytes_received: u64,
-    /// Diagnostic NACKs received.
-    pub nacks: u64,
-    /// Reconnects performed.
-    pub reconnects: u64,
-}
 
 /// Everything [`Client`] needs to connect, with doipclient's defaults.
 #[derive(Clone, Debug)]
@@ -52,26 +32,20 @@ pub struct ClientBuilder {
     ecu: LogicalAddress,
     tcp_port: Option<u16>,
     udp_port: u16,
-    activation_type: Option<ActivationType>,
-    vm_specific: Option<[u8; 4]>,
-    protocol_version: ProtocolVersion,
-    client_logical_address: LogicalAddress,
     client_ip_address: Option<IpAddr>,
     tls: Option<TlsClient>,
-    auto_reconnect_tcp: bool,
+    tls_port: u16,
     connect_timeout: Duration,
-    ack_timeout: Duration,
-    udp_timeout: Duration,
-    p2: Duration,
-    p2_star: Duration,
     background: bool,
     busy_poll: Duration,
+    session: SessionConfig,
 }
 
 impl ClientBuilder {
     /// A client for the ECU `ecu` behind the entity at `ip`: TCP 13400 (3496 with TLS), UDP
-    /// 13400, default activation, version 0x02, tester 0x0E00, 2 s timeouts, P2* 5 s, and a
-    /// background thread that answers alive checks while the caller is idle.
+    /// 13400, default activation, version 0x02, tester 0x0E00, the spec's timeouts
+    /// ([`SessionConfig::new`]), and a background thread that answers alive checks while
+    /// the caller is idle.
     #[must_use]
     pub fn new(ip: IpAddr, ecu: LogicalAddress) -> Self {
         Self {
@@ -79,20 +53,13 @@ impl ClientBuilder {
             ecu,
             tcp_port: None,
             udp_port: DISCOVERY_PORT,
-            activation_type: Some(ActivationType::Default),
-            vm_specific: None,
-            protocol_version: ProtocolVersion::Iso2012,
-            client_logical_address: LogicalAddress::DEFAULT_TESTER,
             client_ip_address: None,
             tls: None,
-            auto_reconnect_tcp: false,
-            connect_timeout: timing::A_DOIP_CTRL,
-            ack_timeout: timing::A_DOIP_DIAGNOSTIC_MESSAGE,
-            udp_timeout: timing::A_DOIP_CTRL,
-            p2: timing::A_PROCESSING_TIME,
-            p2_star: Duration::from_secs(5),
+            tls_port: doip_transport::tls::TLS_PORT,
+            connect_timeout: doip_transport::timing::A_DOIP_CTRL,
             background: true,
             busy_poll: Duration::ZERO,
+            session: SessionConfig::new(SocketAddr::new(ip, TCP_PORT)),
         }
     }
 
@@ -110,83 +77,123 @@ impl ClientBuilder {
         self
     }
 
-    /// Activation type sent on connect; `None` skips routing activation.
+    /// Activation type sent on connect (and every reconnect); `None` skips routing
+    /// activation.
     #[must_use]
     pub const fn activation_type(mut self, activation_type: Option<ActivationType>) -> Self {
-        self.activation_type = activation_type;
+        self.session.activation = activation_type;
         self
     }
 
-    /// OEM-specific bytes sent with the activation request.
+    /// OEM-specific bytes sent with activation requests that give none.
     #[must_use]
     pub const fn vm_specific(mut self, data: Option<[u8; 4]>) -> Self {
-        self.vm_specific = data;
+        self.session.oem_specific = data;
         self
     }
 
     /// Protocol version (0x02 default; 0x01 and 0x03 also spoken).
     #[must_use]
     pub const fn protocol_version(mut self, version: ProtocolVersion) -> Self {
-        self.protocol_version = version;
+        self.session.version = version;
         self
     }
 
     /// The tester's logical address (default 0x0E00; must be in 0x0E00–0x0FFF).
     #[must_use]
     pub const fn client_logical_address(mut self, address: LogicalAddress) -> Self {
-        self.client_logical_address = address;
+        self.session.tester = address;
         self
     }
 
-    /// Local IP address to connect from.
+    /// Local IP address to connect from, for TCP and UDP alike (doipclient's
+    /// `client_ip_address`).
     #[must_use]
     pub const fn client_ip_address(mut self, ip: IpAddr) -> Self {
         self.client_ip_address = Some(ip);
         self
     }
 
-    /// DoIP over TLS with this configuration (see `doip_transport::tls`).
+    /// DoIP over TLS from the start, with this configuration (see [`crate::tls`]).
     #[must_use]
     pub fn tls(mut self, tls: TlsClient) -> Self {
         self.tls = Some(tls);
+        self.session.tls = true;
         self
     }
 
-    /// When a request finds the connection closed, reconnect (re-activating routing) and
-    /// retry once, as doipclient's `auto_reconnect_tcp`.
+    /// Plain TCP first; when the entity answers activation with 0x07 (TLS required),
+    /// reconnect to `port` (3496) over TLS with this configuration and activate again.
+    #[must_use]
+    pub fn tls_fallback(mut self, tls: TlsClient, port: u16) -> Self {
+        self.tls = Some(tls);
+        self.tls_port = port;
+        self.session.tls = false;
+        self.session.tls_fallback = true;
+        self
+    }
+
+    /// When a request finds the connection closed, reconnect (re-activating routing) and send
+    /// it, as doipclient's `auto_reconnect_tcp`. A request that was already written when the
+    /// connection dropped is never sent again: it fails with [`Error::MaybeDelivered`].
     #[must_use]
     pub const fn auto_reconnect_tcp(mut self, on: bool) -> Self {
-        self.auto_reconnect_tcp = on;
+        self.session.auto_reconnect = on;
         self
     }
 
-    /// How long connecting (and a TLS handshake) may take.
+    /// How long connecting (and a TLS handshake) may take, and for how long a reconnect
+    /// keeps dialing (2 s).
     #[must_use]
     pub const fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        self.session.reconnect_window = timeout;
+        self
+    }
+
+    /// How long to wait for the routing activation response (2 s).
+    #[must_use]
+    pub const fn activation_timeout(mut self, timeout: Duration) -> Self {
+        self.session.activation_timeout = timeout;
         self
     }
 
     /// How long to wait for a diagnostic ACK/NACK (`A_DoIP_Diagnostic_Message`, 2 s).
     #[must_use]
     pub const fn ack_timeout(mut self, timeout: Duration) -> Self {
-        self.ack_timeout = timeout;
+        self.session.ack_timeout = timeout;
         self
     }
 
     /// How long to wait for an answer over UDP (entity status, power mode, identification;
-    /// `A_DoIP_Ctrl`, 2 s).
+    /// `A_DoIP_Ctrl`, 2 s) and for an alive check response.
     #[must_use]
     pub const fn udp_timeout(mut self, timeout: Duration) -> Self {
-        self.udp_timeout = timeout;
+        self.session.udp_timeout = timeout;
+        self.session.alive_check_timeout = timeout;
         self
     }
 
     /// UDS P2 (first answer) and P2* (after each "response pending").
     #[must_use]
     pub const fn uds_timing(mut self, p2: Duration, p2_star: Duration) -> Self {
-        self.p2 = p2;
-        self.p2_star = p2_star;
+        self.session.p2 = p2;
+        self.session.p2_star = p2_star;
+        self
+    }
+
+    /// The longest an ECU may keep answering "response pending" (120 s).
+    #[must_use]
+    pub const fn max_pending(mut self, cap: Duration) -> Self {
+        self.session.max_pending = cap;
+        self
+    }
+
+    /// Every session setting at once (see [`SessionConfig`]); its peer addresses are
+    /// replaced by the builder's.
+    #[must_use]
+    pub fn session_config(mut self, config: SessionConfig) -> Self {
+        self.session = config;
         self
     }
 
@@ -199,9 +206,9 @@ impl ClientBuilder {
     }
 
     /// Low-latency mode: the caller's thread runs the event loop and busy-polls for up to
-    /// `spin` before sleeping while it waits for an answer. Beats the scheduler's wake-up
-    /// latency at the price of a busy core; implies `background(false)` (alive checks are
-    /// then answered during calls only).
+    /// `spin` before sleeping while it waits for an answer (backing off when the machine is
+    /// too busy for it to pay). Beats the scheduler's wake-up latency at the price of a busy
+    /// core; implies `background(false)` (alive checks are then answered during calls only).
     #[must_use]
     pub const fn busy_poll(mut self, spin: Duration) -> Self {
         self.busy_poll = spin;
@@ -214,28 +221,71 @@ impl ClientBuilder {
     /// # Errors
     /// An invalid tester address, the connect error, or the activation refusal.
     pub fn connect(self) -> Result<Client> {
-        if !self.client_logical_address.is_tester() {
-            return Err(Error::InvalidTesterAddress(self.client_logical_address));
+        let mut config = self.session.clone();
+        if !config.tester.is_tester() {
+            return Err(Error::InvalidTesterAddress(config.tester));
         }
-        let mut transport = if self.background { Blocking::spawn()? } else { Blocking::new()? };
-        transport.set_busy_poll(self.busy_poll);
-        let port = self.tcp_port.unwrap_or(if self.tls.is_some() {
-            doip_transport::tls::TLS_PORT
-        } else {
-            TCP_PORT
-        });
+        let port = self.tcp_port.unwrap_or(if self.session.tls { self.tls_port } else { TCP_PORT });
         let peer = SocketAddr::new(self.ip, port);
-        let mut client = Client {
-            transport,
-            tcp: None,
-            udp: None,
+        config.peer = peer;
+        config.udp_peer = SocketAddr::new(self.ip, self.udp_port);
+        let mut options = ConnectOptions::default()
+            .connect_timeout(self.connect_timeout)
+            .version(config.version)
+            .tester_address(config.tester);
+        if let Some(ip) = self.client_ip_address {
+            options = options.bind(SocketAddr::new(ip, 0));
+        }
+        let tls_peer = SocketAddr::new(self.ip, if config.tls { port } else { self.tls_port });
+        let dial = Dial {
             peer,
-            settings: self,
-            queued: VecDeque::new(),
-            counters: Counters::default(),
+            tls: self.tls.clone().map(|tls| (tls_peer, tls)),
+            options,
+            local_ip: self.client_ip_address,
         };
-        client.open()?;
+        let core = Core { wire: Wire::new(Session::new(config), dial), done: HashMap::new() };
+        let mut driver =
+            if self.background { LoopDriver::spawn(core)? } else { LoopDriver::inline(core)? };
+        driver.set_busy_poll(self.busy_poll);
+        let mut client = Client { driver, peer, ecu: self.ecu, settings: self };
+        client.run(Request::connect())?;
         Ok(client)
+    }
+}
+
+/// The loop thread's part: the wire, and the outcomes of finished requests until their
+/// caller takes them.
+#[derive(Debug)]
+struct Core {
+    wire: Wire,
+    done: HashMap<RequestId, Result<Outcome>>,
+}
+
+impl Core {
+    /// Moves the session's events out: outcomes are kept for their callers.
+    fn collect(&mut self) {
+        while let Some(event) = self.wire.session.poll_event() {
+            if let crate::session::Event::Done { id, result } = event {
+                self.wire.forget(id);
+                self.done.insert(id, result);
+            }
+        }
+    }
+}
+
+impl Handler for Core {
+    fn on_event(&mut self, event_loop: &mut EventLoop, event: Event) {
+        self.wire.on_event(event_loop, event);
+        self.collect();
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.wire.session.poll_timeout()
+    }
+
+    fn on_deadline(&mut self, event_loop: &mut EventLoop, now: Instant) {
+        self.wire.on_timeout(event_loop, now);
+        self.collect();
     }
 }
 
@@ -243,14 +293,10 @@ impl ClientBuilder {
 /// Closed on drop.
 #[derive(Debug)]
 pub struct Client {
-    transport: Blocking,
-    tcp: Option<Handle>,
-    udp: Option<Handle>,
+    driver: LoopDriver<Core>,
     peer: SocketAddr,
+    ecu: LogicalAddress,
     settings: ClientBuilder,
-    /// Messages that arrived while waiting for something else, oldest first.
-    queued: VecDeque<Frame<'static>>,
-    counters: Counters,
 }
 
 impl Client {
@@ -268,181 +314,87 @@ impl Client {
         self.peer
     }
 
+    /// The ECU this client addresses by default.
+    #[must_use]
+    pub const fn ecu(&self) -> LogicalAddress {
+        self.ecu
+    }
+
+    /// This tester's logical address.
+    #[must_use]
+    pub const fn tester(&self) -> LogicalAddress {
+        self.settings.session.tester
+    }
+
     /// The frames, bytes and errors counted so far.
     #[must_use]
-    pub const fn counters(&self) -> Counters {
-        self.counters
+    pub fn counters(&self) -> Counters {
+        self.driver.inspect(|_, core| core.wire.session.counters()).unwrap_or_default()
     }
 
-    /// TCP connect (+ TLS) and, unless disabled, routing activation.
-    fn open(&mut self) -> Result<()> {
-        let s = &self.settings;
-        let mut options = ConnectOptions::default()
-            .connect_timeout(s.connect_timeout)
-            .version(s.protocol_version)
-            .tester_address(s.client_logical_address);
-        if let Some(ip) = s.client_ip_address {
-            options = options.bind(SocketAddr::new(ip, 0));
-        }
-        if let Some(tls) = &s.tls {
-            options = options.tls(tls.clone());
-        }
-        self.tcp = Some(self.transport.connect(self.peer, options)?);
-        if let Some(kind) = s.activation_type {
-            let vm = s.vm_specific;
-            self.request_activation(kind, vm, true)?;
-        }
-        Ok(())
-    }
-
-    fn tcp(&self) -> Result<Handle> {
-        self.tcp.ok_or(Error::Transport(doip_transport::Error::NotConnected { peer: self.peer }))
-    }
-
-    /// Runs `op`; when it fails because the connection is gone and auto-reconnect is on (and
-    /// `retry`), reconnects, re-activates and runs it once more.
-    fn retrying<T>(
-        &mut self,
-        retry: bool,
-        mut op: impl FnMut(&mut Self) -> Result<T>,
-    ) -> Result<T> {
-        match op(self) {
-            Err(Error::Transport(e))
-                if retry && self.settings.auto_reconnect_tcp && e.is_transient() =>
-            {
-                log::info!("connection to {} lost ({e}); reconnecting", self.peer);
-                self.reconnect(Duration::ZERO)?;
-                op(self)
+    /// Starts `request` and waits until it is done.
+    fn run(&mut self, request: Request) -> Result<Outcome> {
+        let retrying = self.settings.session.auto_reconnect;
+        let now = Instant::now();
+        let id = self.driver.call(|event_loop, core| {
+            if retrying {
+                // A close the peer sent while we were away is seen before sending, so the
+                // request goes on a new connection instead of into a dead one.
+                let _ = event_loop.poll(Some(Duration::ZERO));
+                while let Some(event) = event_loop.next_event() {
+                    core.on_event(event_loop, event);
+                }
             }
-            other => other,
-        }
+            let id = core.wire.session.start(now, request)?;
+            core.wire.flush(event_loop);
+            core.collect();
+            Ok::<_, Error>(id)
+        })??;
+        let result = self.driver.run_until(None, |_, core| core.done.remove(&id))?;
+        result.unwrap_or(Err(Error::Closed { peer: self.peer }))
     }
 
-    /// Closes the TCP connection, waits `close_delay`, connects again (retrying until the
+    /// Waits up to `timeout` for the oldest unsolicited frame `want` accepts.
+    fn wait_unsolicited(
+        &mut self,
+        timeout: Duration,
+        what: &'static str,
+        mut want: impl FnMut(&Unsolicited) -> bool,
+    ) -> Result<Unsolicited> {
+        let deadline = Deadline::after(Instant::now(), timeout).instant();
+        let found = self
+            .driver
+            .run_until(deadline, |_, core| core.wire.session.take_unsolicited(&mut want))?;
+        found.ok_or(Error::Timeout { peer: self.peer, what })
+    }
+
+    /// Closes the TCP connection, waits `close_delay`, connects again (retrying for the
     /// connect timeout, e.g. while an ECU resets) and re-activates routing.
     ///
     /// # Errors
     /// The last connect or activation error.
     pub fn reconnect(&mut self, close_delay: Duration) -> Result<()> {
-        if let Some(h) = self.tcp.take() {
-            self.transport.close(h)?;
-        }
-        std::thread::sleep(close_delay);
-        self.queued.clear();
-        let until = Instant::now() + self.settings.connect_timeout;
-        loop {
-            match self.open() {
-                Ok(()) => {
-                    self.counters.reconnects += 1;
-                    return Ok(());
-                }
-                Err(Error::Transport(e)) if e.is_transient() && Instant::now() < until => {
-                    std::thread::sleep(Duration::from_millis(50));
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        self.run(Request::reconnect(close_delay)).map(drop)
     }
 
-    fn send_tcp(&mut self, message: &Message<'_>) -> Result<()> {
-        let h = self.tcp()?;
-        log::debug!("{} <- {message}", self.peer);
-        if let Err(e) = self.transport.send(h, message) {
-            // A connection the peer closed is gone from the loop: report it as such.
-            return Err(match e {
-                doip_transport::Error::UnknownHandle(_) => {
-                    self.tcp = None;
-                    doip_transport::Error::NotConnected { peer: self.peer }.into()
-                }
-                e => e.into(),
-            });
-        }
-        self.count_sent(message);
-        Ok(())
-    }
-
-    fn count_sent(&mut self, message: &Message<'_>) {
-        self.counters.frames_sent += 1;
-        self.counters.bytes_sent += message.encoded_len() as u64;
-    }
-
-    fn count_received(&mut self, frame: &Frame<'_>) {
-        self.counters.frames_received += 1;
-        self.counters.bytes_received += 8 + u64::from(frame.header.payload_length);
-    }
-
-    /// Waits for a TCP message matching `want`; others are queued for later reads.
-    fn wait_for(
-        &mut self,
-        what: &'static str,
-        deadline: Instant,
-        want: impl Fn(&Message<'_>) -> bool,
-    ) -> Result<Frame<'static>> {
-        if let Some(i) = self.queued.iter().position(|f| want(&f.message)) {
-            return Ok(self.queued.remove(i).unwrap_or_else(|| unreachable!()));
-        }
-        let h = self.tcp()?;
-        loop {
-            let frame = match self.transport.recv_frame(h, deadline) {
-                Ok(frame) => frame,
-                Err(doip_transport::Error::Timeout { .. }) => {
-                    return Err(Error::Timeout { peer: self.peer, what });
-                }
-                Err(e) => {
-                    if connection_lost(&e) {
-                        // The transport has dropped the handle; a reconnect makes a new one.
-                        self.tcp = None;
-                    }
-                    return Err(e.into());
-                }
-            };
-            self.count_received(&frame);
-            log::debug!("{} -> {}", self.peer, frame.message);
-            if want(&frame.message) {
-                return Ok(frame);
-            }
-            self.queued.push_back(frame);
-        }
-    }
-
-    /// Sends a routing activation request and checks the answer (doipclient's
-    /// `request_activation`).
+    /// Sends a routing activation request and waits for the answer (doipclient's
+    /// `request_activation`). Without `vm_specific`, the builder's OEM bytes are sent.
+    /// `disable_retry`: never reconnect for it.
     ///
     /// # Errors
-    /// [`Error::ActivationDenied`] for any code but 0x10 (0x11 included: ask again after
-    /// confirmation); [`Error::ActivationMismatch`]; timeouts and transport errors.
+    /// [`Error::ActivationDenied`] for any code but 0x10 (0x11 is waited through);
+    /// timeouts and transport errors.
     pub fn request_activation(
         &mut self,
         activation_type: ActivationType,
         vm_specific: Option<[u8; 4]>,
         disable_retry: bool,
     ) -> Result<RoutingActivationResponse> {
-        let tester = self.settings.client_logical_address;
-        let mut request =
-            RoutingActivationRequest::new(tester).with_activation_type(activation_type);
-        request.oem_specific = vm_specific;
-        let timeout = self.settings.p2;
-        let frame = self.retrying(!disable_retry, |c| {
-            c.send_tcp(&request.into())?;
-            c.wait_for("routing activation response", Instant::now() + timeout, |m| {
-                matches!(m, Message::RoutingActivationResponse(_))
-            })
-        })?;
-        let Message::RoutingActivationResponse(response) = frame.message else { unreachable!() };
-        if response.tester_address != tester {
-            return Err(Error::ActivationMismatch {
-                peer: self.peer,
-                expected: tester,
-                got: response.tester_address,
-            });
+        let request = retry(Request::activation(activation_type, vm_specific), disable_retry);
+        match self.run(request)? {
+            Outcome::Activation(response) => Ok(response),
+            other => Err(unexpected(self.peer, &other)),
         }
-        if !response.response_code.is_success() {
-            return Err(Error::ActivationDenied { peer: self.peer, code: response.response_code });
-        }
-        if let Some(h) = self.tcp {
-            self.transport.with_loop(move |l| l.set_tester_address(h, tester))??;
-        }
-        Ok(response)
     }
 
     /// Asks the entity for an alive check response over TCP (as doipclient does).
@@ -450,80 +402,23 @@ impl Client {
     /// # Errors
     /// Timeouts and transport errors.
     pub fn request_alive_check(&mut self) -> Result<AliveCheckResponse> {
-        let timeout = self.settings.p2;
-        let frame = self.retrying(true, |c| {
-            c.send_tcp(&AliveCheckRequest.into())?;
-            c.wait_for("alive check response", Instant::now() + timeout, |m| {
-                matches!(m, Message::AliveCheckResponse(_))
-            })
-        })?;
-        match frame.message {
-            Message::AliveCheckResponse(r) => Ok(r),
-            _ => unreachable!(),
+        match self.run(Request::alive_check())? {
+            Outcome::Frame(Frame { message: Message::AliveCheckResponse(r), .. }) => Ok(r),
+            other => Err(unexpected(self.peer, &other)),
         }
     }
 
-    /// The UDP endpoint for requests to the entity, bound on first use.
-    fn udp_handle(&mut self) -> Result<Handle> {
-        if let Some(h) = self.udp {
-            return Ok(h);
-        }
-        let any: SocketAddr = if self.peer.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-        };
-        let options = UdpOptions::new(any)
-            .answer_nacks(false)
-            .policy(doip_proto::HeaderPolicy::udp().with_unknown_payload_types(true));
-        let h = self.transport.with_loop(move |l| l.bind_udp(options))??;
-        self.udp = Some(h);
-        Ok(h)
-    }
-
-    /// Sends `message` over UDP to the entity and waits (the UDP timeout) for the answer
-    /// `want` accepts.
+    /// Sends `message` over UDP to the entity and waits for the answer of type `expect`.
     fn udp_request(
         &mut self,
         version: ProtocolVersion,
         message: &Message<'_>,
+        expect: PayloadType,
         what: &'static str,
-        want: impl Fn(&Message<'_>) -> bool,
-    ) -> Result<Frame<'static>> {
-        self.udp_send(version, message)?;
-        self.udp_wait(what, Instant::now() + self.settings.udp_timeout, want)
-    }
-
-    /// Sends one datagram to the entity's UDP port.
-    fn udp_send(&mut self, version: ProtocolVersion, message: &Message<'_>) -> Result<()> {
-        let to = SocketAddr::new(self.peer.ip(), self.settings.udp_port);
-        let h = self.udp_handle()?;
-        self.transport.with_loop(|l| l.send_to_with_version(h, to, version, message))??;
-        self.count_sent(message);
-        Ok(())
-    }
-
-    /// The next datagram `want` accepts (others are dropped), until `deadline`.
-    fn udp_wait(
-        &mut self,
-        what: &'static str,
-        deadline: Instant,
-        want: impl Fn(&Message<'_>) -> bool,
-    ) -> Result<Frame<'static>> {
-        let h = self.udp_handle()?;
-        loop {
-            match self.transport.recv_frame(h, deadline) {
-                Ok(frame) if want(&frame.message) => {
-                    self.count_received(&frame);
-                    return Ok(frame);
-                }
-                Ok(_) => {}
-                Err(doip_transport::Error::Timeout { .. }) => {
-                    let peer = SocketAddr::new(self.peer.ip(), self.settings.udp_port);
-                    return Err(Error::Timeout { peer, what });
-                }
-                Err(e) => return Err(e.into()),
-            }
+    ) -> Result<Message<'static>> {
+        match self.run(Request::udp(message, version, expect, None, what)?)? {
+            Outcome::Frame(frame) => Ok(frame.message),
+            other => Err(unexpected(self.peer, &other)),
         }
     }
 
@@ -532,13 +427,11 @@ impl Client {
     /// # Errors
     /// Timeouts and transport errors.
     pub fn request_entity_status(&mut self) -> Result<EntityStatusResponse> {
-        let v = self.settings.protocol_version;
-        let frame = self.udp_request(v, &EntityStatusRequest.into(), "entity status", |m| {
-            matches!(m, Message::EntityStatusResponse(_))
-        })?;
-        match frame.message {
+        let v = self.settings.session.version;
+        let expect = PayloadType::EntityStatusResponse;
+        match self.udp_request(v, &EntityStatusRequest.into(), expect, "entity status")? {
             Message::EntityStatusResponse(r) => Ok(r),
-            _ => unreachable!(),
+            other => Err(unexpected_message(self.peer, &other)),
         }
     }
 
@@ -547,13 +440,11 @@ impl Client {
     /// # Errors
     /// Timeouts and transport errors.
     pub fn request_diagnostic_power_mode(&mut self) -> Result<DiagnosticPowerModeResponse> {
-        let v = self.settings.protocol_version;
-        let frame = self.udp_request(v, &DiagnosticPowerModeRequest.into(), "power mode", |m| {
-            matches!(m, Message::DiagnosticPowerModeResponse(_))
-        })?;
-        match frame.message {
+        let v = self.settings.session.version;
+        let expect = PayloadType::DiagnosticPowerModeResponse;
+        match self.udp_request(v, &DiagnosticPowerModeRequest.into(), expect, "power mode")? {
             Message::DiagnosticPowerModeResponse(r) => Ok(r),
-            _ => unreachable!(),
+            other => Err(unexpected_message(self.peer, &other)),
         }
     }
 
@@ -567,67 +458,60 @@ impl Client {
         vin: Option<Vin>,
     ) -> Result<VehicleAnnouncement> {
         let request = crate::discovery::identification_request(eid, vin);
-        let frame = self.udp_request(
+        let message = self.udp_request(
             ProtocolVersion::VehicleIdentificationDefault,
             &request,
+            PayloadType::VehicleAnnouncement,
             "vehicle identification",
-            |m| matches!(m, Message::VehicleAnnouncement(_)),
         )?;
-        match frame.message {
+        match message {
             Message::VehicleAnnouncement(a) => Ok(a),
-            _ => unreachable!(),
+            other => Err(unexpected_message(self.peer, &other)),
         }
     }
 
-    /// Sends UDS `payload` to the client's ECU and waits for the diagnostic ACK.
+    /// Sends UDS `payload` to the client's ECU and waits for the diagnostic ACK
+    /// (doipclient's `send_diagnostic`); read the answer with
+    /// [`Client::receive_diagnostic`].
     ///
     /// # Errors
     /// [`Error::DiagnosticNack`] with the entity's code; timeouts; transport errors.
     pub fn send_diagnostic(&mut self, payload: &[u8]) -> Result<()> {
-        let ecu = self.settings.ecu;
-        self.send_diagnostic_to(ecu, payload)
+        self.send_diagnostic_to(self.ecu, payload)
     }
 
     /// Sends UDS `payload` to any target address (physical or functional) and waits for the
-    /// diagnostic ACK.
+    /// diagnostic ACK (doipclient's `send_diagnostic_to_address`).
     ///
     /// # Errors
     /// As [`Client::send_diagnostic`].
     pub fn send_diagnostic_to(&mut self, target: LogicalAddress, payload: &[u8]) -> Result<()> {
-        if payload.is_empty() {
-            return Err(Error::EmptyPayload);
-        }
-        let tester = self.settings.client_logical_address;
-        let timeout = self.settings.ack_timeout;
-        let peer = self.peer;
-        let frame = self.retrying(true, |c| {
-            c.send_tcp(&DiagnosticMessage::new(tester, target, payload).into())?;
-            c.wait_for("diagnostic ACK", Instant::now() + timeout, |m| {
-                matches!(
-                    m,
-                    Message::DiagnosticMessagePositiveAck(_)
-                        | Message::DiagnosticMessageNegativeAck(_)
-                )
-            })
-        })?;
-        match frame.message {
-            Message::DiagnosticMessageNegativeAck(nack) => {
-                self.counters.nacks += 1;
-                Err(Error::DiagnosticNack { peer, target, code: nack.code })
-            }
-            _ => Ok(()),
-        }
+        self.run(Request::diagnostic(target, payload)).map(drop)
     }
 
-    /// The next UDS payload from any ECU, waiting up to `timeout` (queued ones first).
+    /// The next UDS payload from the client's ECU to this tester, waiting up to `timeout`
+    /// (doipclient's `receive_diagnostic`). Messages from other ECUs stay queued for
+    /// [`Client::receive_diagnostic_from_any`].
     ///
     /// # Errors
     /// Timeouts and transport errors.
     pub fn receive_diagnostic(&mut self, timeout: Duration) -> Result<Vec<u8>> {
-        self.receive_from(None, Instant::now() + timeout).map(|(_, data)| data)
+        self.receive_diagnostic_from(Some(self.ecu), timeout).map(|(_, data)| data)
     }
 
-    /// The next UDS payload from `source` (any ECU when `None`), with its sender.
+    /// The next UDS payload to this tester from any ECU, with its sender.
+    ///
+    /// # Errors
+    /// Timeouts and transport errors.
+    pub fn receive_diagnostic_from_any(
+        &mut self,
+        timeout: Duration,
+    ) -> Result<(LogicalAddress, Vec<u8>)> {
+        self.receive_diagnostic_from(None, timeout)
+    }
+
+    /// The next UDS payload to this tester from `source` (any ECU when `None`), with its
+    /// sender.
     ///
     /// # Errors
     /// Timeouts and transport errors.
@@ -636,46 +520,40 @@ impl Client {
         source: Option<LogicalAddress>,
         timeout: Duration,
     ) -> Result<(LogicalAddress, Vec<u8>)> {
-        self.receive_from(source, Instant::now() + timeout)
-    }
-
-    fn receive_from(
-        &mut self,
-        source: Option<LogicalAddress>,
-        deadline: Instant,
-    ) -> Result<(LogicalAddress, Vec<u8>)> {
-        let frame = self.wait_for("UDS response", deadline, |m| {
-            matches!(m, Message::DiagnosticMessage(d) if source.is_none_or(|s| s == d.source_address))
+        let tester = self.tester();
+        let found = self.wait_unsolicited(timeout, "UDS response", |u| {
+            matches!(&u.frame.message, Message::DiagnosticMessage(d)
+                if d.target_address == tester && source.is_none_or(|s| s == d.source_address))
         })?;
-        match frame.message {
+        match found.frame.message {
             Message::DiagnosticMessage(d) => Ok((d.source_address, d.user_data.into_owned())),
-            _ => unreachable!(),
+            other => Err(unexpected_message(self.peer, &other)),
         }
     }
 
-    /// A UDS request/response exchange with `target`: waits for the ACK, then for the answer
-    /// within P2, extending by P2* after each "response pending" (7F sid 78). Negative
-    /// answers are returned as received.
+    /// A UDS request/response exchange with `target`: waits for the ACK, then for the
+    /// answer within P2, extending by P2* after each "response pending" (7F sid 78), up to
+    /// the pending cap. Only the ECU's answer to this request is taken: SID + 0x40
+    /// (repeating the request's identifier where the service does) or `7F SID`; anything
+    /// else is unsolicited ([`Client::read_doip`]). Negative answers are returned as
+    /// received; a request with the suppress-positive-response bit returns an empty answer
+    /// once acknowledged.
     ///
     /// # Errors
-    /// Diagnostic NACK, timeouts, transport errors.
+    /// Diagnostic NACK, timeouts, [`Error::PendingLimit`], [`Error::MaybeDelivered`],
+    /// transport errors.
     pub fn request(&mut self, target: LogicalAddress, payload: &[u8]) -> Result<Vec<u8>> {
-        self.send_diagnostic_to(target, payload)?;
-        let mut deadline = Instant::now() + self.settings.p2;
-        loop {
-            let (_, answer) = self.receive_from(Some(target), deadline)?;
-            if is_pending(&answer, payload) {
-                deadline = Instant::now() + self.settings.p2_star;
-                continue;
-            }
-            return Ok(answer);
+        match self.run(Request::uds(target, payload))? {
+            Outcome::Answer(answer) => Ok(answer),
+            Outcome::Acknowledged => Ok(Vec::new()),
+            other => Err(unexpected(self.peer, &other)),
         }
     }
 
     /// Sends `payload` once to a functional `target` and collects every ECU's final answer
-    /// until `timeout` passes (an ECU's "response pending" extends the wait by P2*). When the
-    /// entity closes the connection after answering, the collection ends with the answers
-    /// received.
+    /// until `timeout` passes after the ACK (an ECU's "response pending" extends the wait by
+    /// P2*). When the entity closes the connection after answering, the collection ends with
+    /// the answers received.
     ///
     /// # Errors
     /// Diagnostic NACK and transport errors (a connection lost before any answer); no answer
@@ -686,43 +564,47 @@ impl Client {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Vec<(LogicalAddress, Vec<u8>)>> {
-        self.send_diagnostic_to(target, payload)?;
-        let mut deadline = Instant::now() + timeout;
-        let mut answers = Vec::new();
-        loop {
-            match self.receive_from(None, deadline) {
-                Ok((ecu, answer)) if is_pending(&answer, payload) => {
-                    deadline = deadline.max(Instant::now() + self.settings.p2_star);
-                    log::debug!("{ecu}: response pending");
-                }
-                Ok(pair) => answers.push(pair),
-                Err(Error::Timeout { .. }) => return Ok(answers),
-                Err(Error::Transport(e)) if connection_lost(&e) && !answers.is_empty() => {
-                    log::info!("{}: connection closed after {} answers", self.peer, answers.len());
-                    return Ok(answers);
-                }
-                Err(e) => return Err(e),
-            }
+        match self.run(Request::functional(target, payload, timeout))? {
+            Outcome::Answers(answers) => Ok(answers),
+            other => Err(unexpected(self.peer, &other)),
         }
     }
 
     /// Sends any DoIP message over TCP or UDP, as doipclient's `send_doip_message`.
+    /// `disable_retry`: never reconnect for it.
     ///
     /// # Errors
-    /// Transport errors.
+    /// Encoding and transport errors.
     pub fn send_doip_message(
         &mut self,
         message: &Message<'_>,
         transport: TransportKind,
+        disable_retry: bool,
     ) -> Result<()> {
-        match transport {
-            TransportKind::Tcp => self.send_tcp(message),
-            TransportKind::Udp => self.udp_send(self.settings.protocol_version, message),
-        }
+        let bytes = message
+            .to_bytes(self.settings.session.version)
+            .map_err(doip_transport::Error::Encode)?;
+        self.run(retry(Request::raw(transport, bytes), disable_retry)).map(drop)
     }
 
-    /// The next DoIP message on TCP (queued ones first) or on the UDP socket, as
-    /// doipclient's `read_doip`.
+    /// Sends a DoIP message of any payload type with these payload bytes over TCP or UDP, as
+    /// doipclient's `send_doip` (the header is added with the configured version).
+    ///
+    /// # Errors
+    /// Encoding and transport errors.
+    pub fn send_doip(
+        &mut self,
+        payload_type: PayloadType,
+        payload: &[u8],
+        transport: TransportKind,
+        disable_retry: bool,
+    ) -> Result<()> {
+        let message = Message::unknown(payload_type, payload.to_vec());
+        self.send_doip_message(&message, transport, disable_retry)
+    }
+
+    /// The next DoIP message that answered no request, on TCP or on the UDP socket
+    /// (doipclient's `read_doip`).
     ///
     /// # Errors
     /// Timeouts and transport errors.
@@ -731,25 +613,35 @@ impl Client {
         timeout: Duration,
         transport: TransportKind,
     ) -> Result<Frame<'static>> {
-        let deadline = Instant::now() + timeout;
-        match transport {
-            TransportKind::Tcp => self.wait_for("a DoIP message", deadline, |_| true),
-            TransportKind::Udp => self.udp_wait("a datagram", deadline, |_| true),
-        }
+        self.wait_unsolicited(timeout, "a DoIP message", |u| u.transport == transport)
+            .map(|u| u.frame)
     }
 
-    /// Drops every message received and not yet read.
-    pub fn empty_rxqueue(&mut self) {
-        self.queued.clear();
-        if let Some(h) = self.tcp {
-            while let Ok(frame) = self.transport.recv_frame(h, Instant::now()) {
-                log::debug!("dropping {}", frame.message);
-            }
-        }
+    /// The oldest frame that answered no request, if one is queued (late or stale answers,
+    /// periodic data, answers to [`Client::send_diagnostic`]); does not wait.
+    ///
+    /// # Errors
+    /// When the background loop is gone.
+    pub fn take_unsolicited(&mut self) -> Result<Option<Unsolicited>> {
+        Ok(self.driver.call(|_, core| core.wire.session.poll_unsolicited())?)
     }
 
-    /// Nothing is ever left unsent between calls; kept for doipclient parity.
-    pub fn empty_txqueue(&mut self) {}
+    /// Drops every received message not yet read; returns how many.
+    ///
+    /// # Errors
+    /// When the background loop is gone.
+    pub fn empty_rxqueue(&mut self) -> Result<usize> {
+        Ok(self.driver.call(|_, core| core.wire.session.clear_unsolicited())?)
+    }
+
+    /// How many requests were waiting to be sent (always 0 between calls of a blocking
+    /// client: each call sends its request); kept for doipclient parity.
+    ///
+    /// # Errors
+    /// When the background loop is gone.
+    pub fn empty_txqueue(&mut self) -> Result<usize> {
+        Ok(self.driver.call(|_, core| core.wire.session.requests_open())?)
+    }
 
     /// Closes the connection (also done on drop).
     ///
@@ -760,13 +652,12 @@ impl Client {
     }
 
     fn shutdown(&mut self) -> Result<()> {
-        if let Some(h) = self.tcp.take() {
-            self.transport.close(h)?;
-        }
-        if let Some(h) = self.udp.take() {
-            self.transport.close(h)?;
-        }
-        Ok(())
+        Ok(self.driver.call(|event_loop, core| {
+            core.wire.session.close(Instant::now());
+            core.wire.flush(event_loop);
+            core.wire.shutdown(event_loop);
+            core.collect();
+        })?)
     }
 }
 
@@ -776,13 +667,21 @@ impl Drop for Client {
     }
 }
 
-/// Whether the error means the TCP connection is gone.
-fn connection_lost(e: &doip_transport::Error) -> bool {
-    use doip_transport::Error as E;
-    matches!(e, E::ClosedByPeer { .. } | E::TlsTruncated { .. } | E::Tls { .. } | E::Io { .. })
+/// `request`, without reconnects when `disable_retry`.
+fn retry(request: Request, disable_retry: bool) -> Request {
+    if disable_retry { request.no_retry() } else { request }
 }
 
-/// Whether `answer` is "response pending" (7F sid 78) for `request`.
-fn is_pending(answer: &[u8], request: &[u8]) -> bool {
-    matches!(answer, [0x7F, sid, 0x78] if Some(sid) == request.first())
+fn unexpected(peer: SocketAddr, outcome: &Outcome) -> Error {
+    Error::Transport(doip_transport::Error::Io {
+        peer: Some(peer),
+        source: std::io::Error::other(format!("unexpected outcome {outcome:?}")),
+    })
+}
+
+fn unexpected_message(peer: SocketAddr, message: &Message<'_>) -> Error {
+    Error::Transport(doip_transport::Error::Io {
+        peer: Some(peer),
+        source: std::io::Error::other(format!("unexpected message {message}")),
+    })
 }

@@ -10,7 +10,27 @@ use doip_proto::{
 };
 use doip_transport::{ALL_NODES_V6, DISCOVERY_PORT, Event, EventLoop, UdpOptions, timing};
 
+use crate::session::Deadline;
 use crate::{Error, Result};
+
+/// The index of a network interface given by name (`eth0`) or as a number (`2`), for IPv6
+/// multicast (doipclient's `source_interface`). Names are looked up in `/sys/class/net`.
+///
+/// # Errors
+/// [`Error::UnknownInterface`] when this host has no such interface.
+pub fn interface_index(name: &str) -> Result<u32> {
+    if let Ok(index) = name.parse() {
+        return Ok(index);
+    }
+    let unknown = || Error::UnknownInterface(name.to_owned());
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(unknown());
+    }
+    std::fs::read_to_string(format!("/sys/class/net/{name}/ifindex"))
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .ok_or_else(unknown)
+}
 
 /// An entity that answered, and where from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -55,6 +75,14 @@ impl Discovery {
     #[must_use]
     pub const fn ipv6_multicast(interface: u32) -> Self {
         Self::to(SocketAddr::V6(SocketAddrV6::new(ALL_NODES_V6, DISCOVERY_PORT, 0, interface)))
+    }
+
+    /// IPv6 multicast to `FF02::1` on the interface named `interface` (`eth0`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownInterface`].
+    pub fn ipv6_multicast_on(interface: &str) -> Result<Self> {
+        Ok(Self::ipv6_multicast(interface_index(interface)?))
     }
 
     /// How long answers are collected.
@@ -120,14 +148,14 @@ impl Discovery {
             UdpOptions::new(any).broadcast(self.destination.is_ipv4()).answer_nacks(false),
         )?;
         lp.send_to_with_version(udp, self.destination, self.version, &self.request())?;
-        let deadline = Instant::now() + self.timeout;
+        let deadline = Deadline::after(Instant::now(), self.timeout);
         let mut found: BTreeMap<Eid, Entity> = BTreeMap::new();
         while found.len() < most {
             let now = Instant::now();
-            if now >= deadline {
+            if deadline.passed(now) {
                 break;
             }
-            lp.poll(Some(deadline - now))?;
+            lp.poll(deadline.remaining(now))?;
             while let Some(event) = lp.next_event() {
                 if let Event::Datagram { from, frame, .. } = event
                     && let Message::VehicleAnnouncement(announcement) = frame.message
@@ -188,7 +216,22 @@ pub struct AnnouncementListener {
 }
 
 impl AnnouncementListener {
-    /// Binds `udp_port` (13400 for real vehicles; 0 picks a free one) with address reuse.
+    /// Binds `udp_port` (13400 for real vehicles; 0 picks a free one) with address reuse;
+    /// with `ipv6`, joins `FF02::1` on the interface named `interface` (`eth0`; the
+    /// default multicast interface when `None`).
+    ///
+    /// # Errors
+    /// [`Error::UnknownInterface`]; socket errors.
+    pub fn bind_on(udp_port: u16, ipv6: bool, interface: Option<&str>) -> Result<Self> {
+        let index = match interface {
+            Some(name) if ipv6 => interface_index(name)?,
+            _ => 0,
+        };
+        Self::bind(udp_port, ipv6, index)
+    }
+
+    /// Binds `udp_port` with address reuse; with `ipv6`, joins `FF02::1` on interface index
+    /// `interface` (0: the default).
     ///
     /// # Errors
     /// Socket errors.
@@ -216,7 +259,7 @@ impl AnnouncementListener {
     /// # Errors
     /// [`Error::Timeout`]; socket errors.
     pub fn next(&mut self, timeout: Duration) -> Result<Entity> {
-        let deadline = Instant::now() + timeout;
+        let deadline = Deadline::after(Instant::now(), timeout);
         loop {
             while let Some(event) = self.lp.next_event() {
                 if let Event::Datagram { from, frame, .. } = event
@@ -226,27 +269,28 @@ impl AnnouncementListener {
                 }
             }
             let now = Instant::now();
-            if now >= deadline {
+            if deadline.passed(now) {
                 return Err(Error::Timeout {
                     peer: SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), self.port),
                     what: "a vehicle announcement",
                 });
             }
-            self.lp.poll(Some(deadline - now))?;
+            self.lp.poll(deadline.remaining(now))?;
         }
     }
 }
 
 /// doipclient's `await_vehicle_announcement`: the next announcement on `udp_port`, over IPv4
-/// or IPv6 (joining `FF02::1` on `interface`).
+/// or IPv6 (joining `FF02::1` on the interface named `source_interface`), waiting up to
+/// `timeout` (`Duration::MAX`: forever).
 ///
 /// # Errors
-/// [`Error::Timeout`]; socket errors.
+/// [`Error::Timeout`]; [`Error::UnknownInterface`]; socket errors.
 pub fn await_vehicle_announcement(
     udp_port: u16,
     timeout: Duration,
     ipv6: bool,
-    interface: u32,
+    source_interface: Option<&str>,
 ) -> Result<Entity> {
-    AnnouncementListener::bind(udp_port, ipv6, interface)?.next(timeout)
+    AnnouncementListener::bind_on(udp_port, ipv6, source_interface)?.next(timeout)
 }

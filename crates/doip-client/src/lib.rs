@@ -25,18 +25,36 @@
 mod client;
 mod discovery;
 mod error;
+pub mod session;
 mod tester;
 #[cfg(feature = "ecu-diagnostics")]
 mod uds_channel;
+mod wire;
 
-pub use client::{Client, ClientBuilder, Counters, TCP_PORT, TransportKind};
+pub use client::{Client, ClientBuilder, TCP_PORT};
 pub use discovery::{
     AnnouncementListener, Discovery, Entity, await_vehicle_announcement, get_entity,
+    interface_index,
 };
 pub use error::{Error, Result};
+pub use session::{
+    Counters, Event, Outcome, Request, RequestId, Session, SessionConfig, Transmit, TransportKind,
+    Unsolicited,
+};
 pub use tester::{EcuId, Tester};
+
+// What the API takes and returns, so that a tester needs this one dependency.
+pub use doip_proto::{
+    ActivationType, AliveCheckResponse, DiagnosticNackCode, DiagnosticPowerModeResponse, Eid,
+    EntityStatusResponse, Frame, Gid, LogicalAddress, Message, NodeType, PayloadType, PowerMode,
+    ProtocolVersion, RoutingActivationResponse, RoutingActivationResponseCode, VehicleAnnouncement,
+    Vin,
+};
+pub use doip_transport::{TlsClient, tls};
 #[cfg(feature = "ecu-diagnostics")]
 pub use uds_channel::DoipChannel;
+/// The crates below this one, for everything else they offer.
+pub use {doip_proto, doip_transport};
 
 /// The workspace README's Rust examples, compiled (and run, unless marked `no_run`) as doctests.
 #[cfg(doctest)]

@@ -1,45 +1,50 @@
-//! [`Tester`]: many ECUs behind many entities on one event loop, from one thread.
+//! [`Tester`]: many ECUs behind many entities on one event loop, from one thread — a thin
+//! driver of one [`Session`] per entity.
 //!
 //! One TCP connection per entity (routing activated once), any number of ECUs addressed over
-//! it. Non-blocking: [`Tester::start_request`], [`Tester::poll`], [`Tester::take_result`] fit
-//! another event loop's rhythm; [`Tester::connect_all`] and [`Tester::request_all`] are the
-//! blocking conveniences built on them.
+//! it, their requests in flight together. Non-blocking: [`Tester::start_request`],
+//! [`Tester::poll`], [`Tester::take_result`] fit another event loop's rhythm;
+//! [`Tester::connect_all`] and [`Tester::request_all`] are the blocking conveniences built on
+//! them.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use doip_proto::{DiagnosticMessage, LogicalAddress, Message, RoutingActivationRequest};
-use doip_transport::{ConnectOptions, Event, EventLoop, Handle};
+use doip_proto::LogicalAddress;
+use doip_transport::{ConnectOptions, EventLoop, Handle};
 
+use crate::session::{Deadline, Event, Outcome, Request, RequestId, Session, SessionConfig};
+use crate::wire::{Dial, Wire};
 use crate::{Error, Result};
 
 /// Identifies one ECU of a [`Tester`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EcuId(usize);
 
+/// Where an entity's connection stands.
 #[derive(Debug)]
 enum LinkState {
     Connecting,
-    Activating,
     Ready,
     Failed(String),
 }
 
-/// One entity connection.
+/// One entity: its wire and connection state.
 #[derive(Debug)]
 struct Link {
-    peer: SocketAddr,
+    wire: Wire,
     state: LinkState,
+    /// The ECU waiting for each request in flight.
+    requests: HashMap<RequestId, EcuId>,
 }
 
-/// One ECU and its request in flight.
+/// One ECU.
 #[derive(Debug)]
 struct Ecu {
-    link: Handle,
+    link: usize,
     address: LogicalAddress,
-    /// Service id and deadline of the request in flight.
-    waiting: Option<(u8, Instant)>,
+    busy: bool,
     result: Option<Result<Vec<u8>>>,
 }
 
@@ -47,30 +52,39 @@ struct Ecu {
 #[derive(Debug)]
 pub struct Tester {
     lp: EventLoop,
-    source: LogicalAddress,
-    links: HashMap<Handle, Link>,
-    by_entity: HashMap<SocketAddr, Handle>,
+    config: SessionConfig,
+    links: Vec<Link>,
+    by_entity: HashMap<SocketAddr, usize>,
+    by_handle: HashMap<Handle, usize>,
     ecus: Vec<Ecu>,
-    /// UDS P2* applied after a "response pending".
-    p2_star: Duration,
 }
 
 impl Tester {
-    /// A tester with source address `tester`.
+    /// A tester with source address `tester` and the spec's timeouts.
     ///
     /// # Errors
-    /// When the event loop cannot be created.
+    /// An address outside the tester range; when the event loop cannot be created.
     pub fn new(tester: LogicalAddress) -> Result<Self> {
-        if !tester.is_tester() {
-            return Err(Error::InvalidTesterAddress(tester));
+        let mut config = SessionConfig::new(SocketAddr::from(([0, 0, 0, 0], 0)));
+        config.tester = tester;
+        Self::with_config(config)
+    }
+
+    /// A tester whose sessions use `config` (its peer addresses are set per entity).
+    ///
+    /// # Errors
+    /// As [`Tester::new`].
+    pub fn with_config(config: SessionConfig) -> Result<Self> {
+        if !config.tester.is_tester() {
+            return Err(Error::InvalidTesterAddress(config.tester));
         }
         Ok(Self {
             lp: EventLoop::new()?,
-            source: tester,
-            links: HashMap::new(),
+            config,
+            links: Vec::new(),
             by_entity: HashMap::new(),
+            by_handle: HashMap::new(),
             ecus: Vec::new(),
-            p2_star: Duration::from_secs(5),
         })
     }
 
@@ -80,16 +94,25 @@ impl Tester {
     /// # Errors
     /// When no socket can be opened.
     pub fn add(&mut self, entity: SocketAddr, ecu: LogicalAddress) -> Result<EcuId> {
-        let link = if let Some(h) = self.by_entity.get(&entity) {
-            *h
+        let link = if let Some(&i) = self.by_entity.get(&entity) {
+            i
         } else {
-            let options = ConnectOptions::default().tester_address(self.source);
-            let h = self.lp.connect(entity, options)?;
-            self.links.insert(h, Link { peer: entity, state: LinkState::Connecting });
-            self.by_entity.insert(entity, h);
-            h
+            let mut config = self.config.clone();
+            config.peer = entity;
+            config.udp_peer = SocketAddr::new(entity.ip(), doip_transport::DISCOVERY_PORT);
+            let options =
+                ConnectOptions::default().version(config.version).tester_address(config.tester);
+            let dial = Dial { peer: entity, tls: None, options, local_ip: None };
+            let mut wire = Wire::new(Session::new(config), dial);
+            wire.session.start(Instant::now(), Request::connect())?;
+            wire.flush(&mut self.lp);
+            let i = self.links.len();
+            self.links.push(Link { wire, state: LinkState::Connecting, requests: HashMap::new() });
+            self.by_entity.insert(entity, i);
+            self.sync(i);
+            i
         };
-        self.ecus.push(Ecu { link, address: ecu, waiting: None, result: None });
+        self.ecus.push(Ecu { link, address: ecu, busy: false, result: None });
         Ok(EcuId(self.ecus.len() - 1))
     }
 
@@ -98,27 +121,34 @@ impl Tester {
     pub fn is_ready(&self, id: EcuId) -> bool {
         self.ecus
             .get(id.0)
-            .and_then(|e| self.links.get(&e.link))
-            .is_some_and(|l| matches!(l.state, LinkState::Ready))
+            .and_then(|e| self.links.get(e.link))
+            .is_some_and(|l| l.wire.session.is_ready())
     }
 
     /// Sends `payload` to the ECU; its answer becomes available through
-    /// [`Tester::take_result`] after [`Tester::poll`]s.
+    /// [`Tester::take_result`] after [`Tester::poll`]s. `timeout` caps the whole exchange
+    /// (any `Duration`; `Duration::MAX` leaves only the session's own timers).
     ///
     /// # Errors
-    /// Unknown id, connection not ready, a request already in flight, or the send error.
+    /// Unknown id, connection not ready, a request already in flight, or the session's
+    /// refusal.
     pub fn start_request(&mut self, id: EcuId, payload: &[u8], timeout: Duration) -> Result<()> {
-        let tester = self.source;
         let Some(ecu) = self.ecus.get_mut(id.0) else { return Err(Error::UnknownSession(id.0)) };
-        let Some(&sid) = payload.first() else { return Err(Error::EmptyPayload) };
-        let link = self.links.get(&ecu.link);
-        let peer = link.map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |l| l.peer);
-        if !link.is_some_and(|l| matches!(l.state, LinkState::Ready)) || ecu.waiting.is_some() {
+        let Some(link) = self.links.get_mut(ecu.link) else {
+            return Err(Error::UnknownSession(id.0));
+        };
+        let peer = link.wire.session.config().peer;
+        if !link.wire.session.is_ready() || ecu.busy {
             return Err(Error::Transport(doip_transport::Error::NotConnected { peer }));
         }
-        self.lp.send(ecu.link, &DiagnosticMessage::new(tester, ecu.address, payload).into())?;
+        let request = Request::uds(ecu.address, payload).timeout(timeout);
+        let request = link.wire.session.start(Instant::now(), request)?;
+        link.requests.insert(request, id);
+        ecu.busy = true;
         ecu.result = None;
-        ecu.waiting = Some((sid, Instant::now() + timeout));
+        let i = ecu.link;
+        self.links[i].wire.flush(&mut self.lp);
+        self.collect(i);
         Ok(())
     }
 
@@ -127,101 +157,66 @@ impl Tester {
         self.ecus.get_mut(id.0).and_then(|e| e.result.take())
     }
 
-    /// Runs the loop for up to `timeout` and applies what happened to the sessions.
+    /// Runs the loop for up to `timeout` (any `Duration`) and applies what happened to the
+    /// sessions.
     ///
     /// # Errors
     /// When the OS poll fails.
     pub fn poll(&mut self, timeout: Duration) -> Result<()> {
-        self.lp.poll(Some(timeout))?;
+        let now = Instant::now();
+        let next = self.links.iter().filter_map(|l| l.wire.session.poll_timeout()).min();
+        let until_next = next.map(|at| at.saturating_duration_since(now));
+        self.lp.poll(Some(until_next.map_or(timeout, |t| t.min(timeout))))?;
         while let Some(event) = self.lp.next_event() {
-            self.on_event(event);
+            let Some(&i) = event.handle().and_then(|h| self.by_handle.get(&h)) else { continue };
+            self.links[i].wire.on_event(&mut self.lp, event);
+            self.sync(i);
+            self.collect(i);
         }
         let now = Instant::now();
-        for ecu in &mut self.ecus {
-            if let Some((_, deadline)) = ecu.waiting
-                && now >= deadline
-            {
-                let peer = self
-                    .links
-                    .get(&ecu.link)
-                    .map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |l| l.peer);
-                ecu.waiting = None;
-                ecu.result = Some(Err(Error::Timeout { peer, what: "UDS response" }));
+        for i in 0..self.links.len() {
+            if self.links[i].wire.session.poll_timeout().is_some_and(|at| at <= now) {
+                self.links[i].wire.on_timeout(&mut self.lp, now);
+                self.sync(i);
+                self.collect(i);
             }
         }
         Ok(())
     }
 
-    fn on_event(&mut self, event: Event) {
-        match event {
-            Event::Connected { handle, .. } => {
-                let request = RoutingActivationRequest::new(self.source);
-                if self.lp.send(handle, &request.into()).is_ok()
-                    && let Some(l) = self.links.get_mut(&handle)
-                {
-                    l.state = LinkState::Activating;
-                }
-            }
-            Event::Message { handle, frame } => self.on_message(handle, frame.message),
-            Event::Disconnected { handle, error, .. } => {
-                let Some(link) = self.links.get_mut(&handle) else { return };
-                link.state = LinkState::Failed(error.to_string());
-                let peer = link.peer;
-                for ecu in self.ecus.iter_mut().filter(|e| e.link == handle && e.waiting.is_some())
-                {
-                    ecu.waiting = None;
-                    ecu.result =
-                        Some(Err(Error::Transport(doip_transport::Error::NotConnected { peer })));
-                }
-            }
-            _ => {}
+    /// Keeps the handle map in step with link `i`'s connection.
+    fn sync(&mut self, i: usize) {
+        self.by_handle.retain(|_, link| *link != i);
+        if let Some(h) = self.links[i].wire.tcp() {
+            self.by_handle.insert(h, i);
         }
     }
 
-    fn on_message(&mut self, handle: Handle, message: Message<'static>) {
-        let peer =
-            self.links.get(&handle).map_or_else(|| SocketAddr::from(([0, 0, 0, 0], 0)), |l| l.peer);
-        match message {
-            Message::RoutingActivationResponse(r) => {
-                if let Some(l) = self.links.get_mut(&handle) {
-                    l.state = if r.response_code.is_success() {
-                        LinkState::Ready
-                    } else {
-                        LinkState::Failed(r.response_code.to_string())
+    /// Applies link `i`'s session events to its state and ECUs.
+    fn collect(&mut self, i: usize) {
+        let link = &mut self.links[i];
+        while let Some(event) = link.wire.session.poll_event() {
+            let Event::Done { id, result } = event else { continue };
+            link.wire.forget(id);
+            match link.requests.remove(&id) {
+                Some(ecu) => {
+                    let answer = result.map(|outcome| match outcome {
+                        Outcome::Answer(answer) => answer,
+                        _ => Vec::new(),
+                    });
+                    if let Some(e) = self.ecus.get_mut(ecu.0) {
+                        e.busy = false;
+                        e.result = Some(answer);
+                    }
+                }
+                None => {
+                    link.state = match result {
+                        Ok(_) => LinkState::Ready,
+                        Err(e) => LinkState::Failed(e.to_string()),
                     };
                 }
             }
-            Message::DiagnosticMessageNegativeAck(n) => {
-                if let Some(ecu) = self.waiting_ecu(handle, n.source_address) {
-                    ecu.waiting = None;
-                    ecu.result = Some(Err(Error::DiagnosticNack {
-                        peer,
-                        target: n.source_address,
-                        code: n.code,
-                    }));
-                }
-            }
-            Message::DiagnosticMessage(d) => {
-                let p2_star = self.p2_star;
-                if let Some(ecu) = self.waiting_ecu(handle, d.source_address) {
-                    let data = d.user_data.into_owned();
-                    match (&mut ecu.waiting, data.as_slice()) {
-                        (Some((sid, deadline)), [0x7F, s, 0x78]) if s == sid => {
-                            *deadline = Instant::now() + p2_star;
-                        }
-                        _ => {
-                            ecu.waiting = None;
-                            ecu.result = Some(Ok(data));
-                        }
-                    }
-                }
-            }
-            _ => {}
         }
-    }
-
-    fn waiting_ecu(&mut self, link: Handle, address: LogicalAddress) -> Option<&mut Ecu> {
-        self.ecus.iter_mut().find(|e| e.link == link && e.address == address && e.waiting.is_some())
     }
 
     /// Waits until every connection is activated or failed (or `timeout`); returns the ids
@@ -230,22 +225,18 @@ impl Tester {
     /// # Errors
     /// When the OS poll fails.
     pub fn connect_all(&mut self, timeout: Duration) -> Result<Vec<(EcuId, String)>> {
-        let deadline = Instant::now() + timeout;
-        while Instant::now() < deadline
-            && self
-                .links
-                .values()
-                .any(|l| matches!(l.state, LinkState::Connecting | LinkState::Activating))
+        let deadline = Deadline::after(Instant::now(), timeout);
+        while !deadline.passed(Instant::now())
+            && self.links.iter().any(|l| matches!(l.state, LinkState::Connecting))
         {
-            self.poll(
-                deadline.saturating_duration_since(Instant::now()).min(Duration::from_millis(50)),
-            )?;
+            let left = deadline.remaining(Instant::now()).unwrap_or(Duration::MAX);
+            self.poll(left.min(Duration::from_millis(50)))?;
         }
         Ok(self
             .ecus
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| match self.links.get(&e.link).map(|l| &l.state) {
+            .filter_map(|(i, e)| match self.links.get(e.link).map(|l| &l.state) {
                 Some(LinkState::Ready) => None,
                 Some(LinkState::Failed(reason)) => Some((EcuId(i), reason.clone())),
                 _ => Some((EcuId(i), "not activated in time".to_owned())),

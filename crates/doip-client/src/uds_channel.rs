@@ -94,8 +94,7 @@ impl PayloadChannel for DoipChannel {
     }
 
     fn clear_rx_buffer(&mut self) -> ChannelResult<()> {
-        self.client.empty_rxqueue();
-        Ok(())
+        self.client.empty_rxqueue().map(drop).map_err(|e| channel_error(&e))
     }
 
     fn clear_tx_buffer(&mut self) -> ChannelResult<()> {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use doip_client::{ClientBuilder, Discovery, Error, TransportKind};
 use doip_proto::{
-    ActivationType, DiagnosticNackCode, LogicalAddress, Message, NodeType, PowerMode,
+    ActivationType, DiagnosticNackCode, LogicalAddress, Message, NodeType, PayloadType, PowerMode,
     ProtocolVersion, RoutingActivationRequest, RoutingActivationResponseCode as Code,
 };
 use doip_sim::{Faults, PendingReply, SimConfig, SimHandle, Simulator};
@@ -111,21 +111,46 @@ fn messages_arriving_while_waiting_for_something_else_are_queued() {
     client.send_diagnostic_to(ENGINE, &[0x22, 0xF1, 0x90]).unwrap();
     // The UDS answer arrives while we wait for the alive check response: kept, not lost.
     client.request_alive_check().unwrap();
-    assert_eq!(client.receive_diagnostic(Duration::from_secs(2)).unwrap(), vin_answer());
+    // receive_diagnostic takes this client's ECU (the gateway) only, as doipclient does; the
+    // engine's answer waits for the any-ECU reception.
+    assert!(matches!(
+        client.receive_diagnostic(Duration::from_millis(100)),
+        Err(Error::Timeout { .. })
+    ));
+    assert_eq!(
+        client.receive_diagnostic_from_any(Duration::from_secs(2)).unwrap(),
+        (ENGINE, vin_answer())
+    );
     // Raw messages both ways.
-    client.send_doip_message(&doip_proto::EntityStatusRequest.into(), TransportKind::Tcp).unwrap();
+    let status: Message<'_> = doip_proto::EntityStatusRequest.into();
+    client.send_doip_message(&status, TransportKind::Tcp, false).unwrap();
     let frame = client.read_doip(Duration::from_secs(2), TransportKind::Tcp).unwrap();
     assert!(matches!(frame.message, Message::EntityStatusResponse(_)));
-    client.send_doip_message(&doip_proto::EntityStatusRequest.into(), TransportKind::Udp).unwrap();
+    client.send_doip_message(&status, TransportKind::Udp, false).unwrap();
     let frame = client.read_doip(Duration::from_secs(2), TransportKind::Udp).unwrap();
     assert!(matches!(frame.message, Message::EntityStatusResponse(_)));
+    // send_doip: payload type and bytes, header added.
+    client
+        .send_doip(PayloadType::DiagnosticPowerModeRequest, &[], TransportKind::Udp, true)
+        .unwrap();
+    let frame = client.read_doip(Duration::from_secs(2), TransportKind::Udp).unwrap();
+    assert!(matches!(frame.message, Message::DiagnosticPowerModeResponse(_)));
     let counters = client.counters();
     assert!(
         counters.bytes_sent > 0 && counters.bytes_received > counters.bytes_sent,
         "{counters:?}"
     );
-    client.empty_rxqueue();
-    client.empty_txqueue();
+    // Two answers nobody reads: empty_rxqueue drops exactly those, and then nothing is left.
+    client.send_diagnostic_to(ENGINE, &[0x3E, 0x00]).unwrap();
+    client.send_diagnostic(&[0x3E, 0x00]).unwrap();
+    client.request_alive_check().unwrap(); // both answers have arrived by now (same socket, in order)
+    assert_eq!(client.empty_rxqueue().unwrap(), 2);
+    assert!(matches!(
+        client.read_doip(Duration::from_millis(100), TransportKind::Tcp),
+        Err(Error::Timeout { .. })
+    ));
+    // A blocking client leaves nothing unsent between calls.
+    assert_eq!(client.empty_txqueue().unwrap(), 0);
 }
 
 #[test]
@@ -329,7 +354,7 @@ fn ipv6_loopback() {
 fn await_vehicle_announcement_hears_the_start_up_announcements() {
     let port = std::net::UdpSocket::bind("0.0.0.0:0").unwrap().local_addr().unwrap().port();
     let listening = std::thread::spawn(move || {
-        doip_client::await_vehicle_announcement(port, Duration::from_secs(5), false, 0)
+        doip_client::await_vehicle_announcement(port, Duration::from_secs(5), false, None)
     });
     std::thread::sleep(Duration::from_millis(200));
     let mut config = SimConfig::for_tests();

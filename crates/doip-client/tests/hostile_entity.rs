@@ -54,6 +54,7 @@ fn connect(port: u16) -> Result<doip_client::Client, Error> {
         .tcp_port(port)
         .background(false)
         .connect_timeout(Duration::from_secs(1))
+        .activation_timeout(Duration::from_millis(500))
         .uds_timing(Duration::from_millis(500), Duration::from_secs(1))
         .connect()
 }

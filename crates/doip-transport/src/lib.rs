@@ -7,10 +7,13 @@
 //! check requests the moment they arrive, and a bad header from a peer is answered with the
 //! generic NACK the spec names (closing where it says close).
 //!
-//! Two ways to drive it, one implementation:
+//! Three ways to drive it, one implementation:
 //! - non-blocking: call [`EventLoop::poll`] and drain [`EventLoop::next_event`];
-//! - blocking: [`Blocking`] with `send` / `recv(deadline)`, running the loop inline or on a
-//!   background thread ([`Blocking::spawn`]) so idle connections stay alive.
+//! - with a [`Handler`] of your own (e.g. a protocol session) on a [`LoopDriver`], which runs
+//!   loop and handler inside your calls or also on a background thread
+//!   ([`LoopDriver::spawn`]) so idle connections stay alive;
+//! - blocking per endpoint: [`Blocking`] with `send` / `recv(deadline)`, a [`LoopDriver`]
+//!   whose handler files events per endpoint ([`Inboxes`]).
 //!
 //! ```
 //! use std::time::{Duration, Instant};
@@ -43,14 +46,16 @@
 
 mod blocking;
 mod connection;
+mod driver;
 mod error;
 mod event_loop;
 pub mod timing;
 pub mod tls;
 mod udp;
 
-pub use blocking::Blocking;
+pub use blocking::{Blocking, INBOX_LIMIT, Inboxes};
 pub use connection::{Connection, ConnectionEvent, Outgoing, Role, SendId};
+pub use driver::{Handler, LINGER, LoopDriver};
 pub use error::{Error, Result};
 pub use event_loop::{
     ConnectOptions, Event, EventLoop, Handle, ListenOptions, ReconnectPolicy, TlsClient,

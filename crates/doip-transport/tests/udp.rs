@@ -120,10 +120,8 @@ fn send_to_on_a_tcp_handle_is_refused() {
 #[test]
 fn a_blocking_receive_on_udp_times_out_with_a_timeout_error() {
     let mut t = doip_transport::Blocking::new().unwrap();
-    let h = t
-        .with_loop(|l| l.bind_udp(UdpOptions::new("127.0.0.1:0".parse().unwrap())))
-        .unwrap()
-        .unwrap();
+    let h =
+        t.call(|l| l.bind_udp(UdpOptions::new("127.0.0.1:0".parse().unwrap()))).unwrap().unwrap();
     let err = t.recv_frame(h, std::time::Instant::now() + Duration::from_millis(50)).unwrap_err();
     assert!(matches!(err, doip_transport::Error::Timeout { .. }), "{err:?}");
 }

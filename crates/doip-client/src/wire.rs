@@ -1,0 +1,186 @@
+//! [`Wire`]: one [`Session`] on a doip-transport [`EventLoop`] — dialing, writing, reading
+//! and timing for it, nothing else. The blocking [`crate::Client`] and the poll-driven
+//! [`crate::Tester`] share it; the protocol decisions are the session's.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::time::Instant;
+
+use doip_proto::{Frame, HeaderPolicy};
+use doip_transport::{ConnectOptions, Event, EventLoop, Handle, SendId, TlsClient, UdpOptions};
+
+use crate::session::{RequestId, Session, Transmit};
+
+/// How to dial the entity.
+#[derive(Clone, Debug)]
+pub(crate) struct Dial {
+    /// The TCP_DATA address.
+    pub(crate) peer: SocketAddr,
+    /// The TLS address and configuration, for TLS dials (from the start or as a fall-back).
+    pub(crate) tls: Option<(SocketAddr, TlsClient)>,
+    /// Options for every dial (timeout, version, tester address, local address).
+    pub(crate) options: ConnectOptions,
+    /// Local IP address for the UDP socket (and TCP, through `options`).
+    pub(crate) local_ip: Option<IpAddr>,
+}
+
+/// A session and the endpoints it uses on one loop.
+#[derive(Debug)]
+pub(crate) struct Wire {
+    pub(crate) session: Session,
+    dial: Dial,
+    tcp: Option<Handle>,
+    udp: Option<Handle>,
+    /// The transport's ids of requests in flight on the current connection, so that a
+    /// message the transport reports unwritten is known as its request's.
+    sends: HashMap<RequestId, SendId>,
+}
+
+impl Wire {
+    pub(crate) fn new(session: Session, dial: Dial) -> Self {
+        Self { session, dial, tcp: None, udp: None, sends: HashMap::new() }
+    }
+
+    /// The current TCP connection.
+    pub(crate) const fn tcp(&self) -> Option<Handle> {
+        self.tcp
+    }
+
+    /// Whether `handle` is one of this wire's endpoints.
+    pub(crate) fn owns(&self, handle: Handle) -> bool {
+        self.tcp == Some(handle) || self.udp == Some(handle)
+    }
+
+    /// Applies one loop event about this wire's endpoints (others are ignored), then does
+    /// what the session decided.
+    pub(crate) fn on_event(&mut self, event_loop: &mut EventLoop, event: Event) {
+        let now = Instant::now();
+        let s = &mut self.session;
+        match event {
+            Event::Connected { handle, .. } if Some(handle) == self.tcp => s.handle_connected(now),
+            Event::Message { handle, frame } if Some(handle) == self.tcp => {
+                s.handle_frame(now, frame);
+            }
+            Event::Datagram { handle, from, frame } if Some(handle) == self.udp => {
+                s.handle_datagram(now, from, frame);
+            }
+            Event::SendFailed { handle, id } if Some(handle) == self.tcp => {
+                let request = self.sends.iter().find(|(_, sent)| **sent == id).map(|(r, _)| *r);
+                if let Some(request) = request {
+                    self.sends.remove(&request);
+                    s.handle_unsent(now, request);
+                }
+            }
+            Event::Disconnected { handle, error, .. } if Some(handle) == self.tcp => {
+                self.tcp = None;
+                self.sends.clear();
+                s.handle_disconnected(now, &error);
+            }
+            Event::NackReceived { handle, code } if Some(handle) == self.tcp => {
+                s.handle_generic_nack(code);
+            }
+            Event::Refused { handle, from, error } if self.owns(handle) => {
+                log::warn!("{from}: refused a header ({error}); the NACK was sent");
+            }
+            _ => {}
+        }
+        self.flush(event_loop);
+    }
+
+    /// Time passed: the session's timers, then what it decided.
+    pub(crate) fn on_timeout(&mut self, event_loop: &mut EventLoop, now: Instant) {
+        self.session.handle_timeout(now);
+        self.flush(event_loop);
+    }
+
+    /// Forgets the transport ids of requests that are done.
+    pub(crate) fn forget(&mut self, request: RequestId) {
+        self.sends.remove(&request);
+    }
+
+    /// Does everything the session asks of the wire, in order.
+    pub(crate) fn flush(&mut self, event_loop: &mut EventLoop) {
+        while let Some(transmit) = self.session.poll_transmit() {
+            let now = Instant::now();
+            match transmit {
+                Transmit::Connect { tls } => match self.connect(event_loop, tls) {
+                    Ok(handle) => self.tcp = Some(handle),
+                    Err(e) => self.session.handle_disconnected(now, &e),
+                },
+                Transmit::Close => {
+                    if let Some(handle) = self.tcp.take() {
+                        event_loop.close(handle);
+                    }
+                    self.sends.clear();
+                }
+                Transmit::Tcp { bytes, request } => {
+                    let sent = match self.tcp {
+                        Some(handle) => event_loop.send_raw(handle, bytes),
+                        None => Err(doip_transport::Error::NotConnected { peer: self.dial.peer }),
+                    };
+                    match (sent, request) {
+                        (Ok(id), Some(request)) => {
+                            self.sends.insert(request, id);
+                            self.session.handle_sent(now, request);
+                        }
+                        (Ok(_), None) => {}
+                        (Err(e), request) => self.session.handle_send_error(now, request, &e),
+                    }
+                }
+                Transmit::Udp { to, bytes, request } => {
+                    match (self.send_datagram(event_loop, to, &bytes), request) {
+                        (Ok(()), Some(request)) => self.session.handle_sent(now, request),
+                        (Ok(()), None) => {}
+                        (Err(e), request) => self.session.handle_send_error(now, request, &e),
+                    }
+                }
+            }
+        }
+    }
+
+    fn connect(
+        &self,
+        event_loop: &mut EventLoop,
+        tls: bool,
+    ) -> Result<Handle, doip_transport::Error> {
+        let options = self.dial.options.clone();
+        match (&self.dial.tls, tls) {
+            (Some((peer, config)), true) => event_loop.connect(*peer, options.tls(config.clone())),
+            (None, true) => Err(doip_transport::Error::NotConnected { peer: self.dial.peer }),
+            (_, false) => event_loop.connect(self.dial.peer, options),
+        }
+    }
+
+    fn send_datagram(
+        &mut self,
+        event_loop: &mut EventLoop,
+        to: SocketAddr,
+        bytes: &[u8],
+    ) -> Result<(), doip_transport::Error> {
+        let handle = if let Some(h) = self.udp {
+            h
+        } else {
+            let ip = self.dial.local_ip.unwrap_or(if to.is_ipv4() {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            });
+            let options = UdpOptions::new(SocketAddr::new(ip, 0))
+                .answer_nacks(false)
+                .policy(HeaderPolicy::udp().with_unknown_payload_types(true));
+            let h = event_loop.bind_udp(options)?;
+            self.udp = Some(h);
+            h
+        };
+        let (frame, _) = Frame::parse(bytes).map_err(doip_transport::Error::Encode)?;
+        event_loop.send_to_with_version(handle, to, frame.header.version, &frame.message)
+    }
+
+    /// Closes both endpoints.
+    pub(crate) fn shutdown(&mut self, event_loop: &mut EventLoop) {
+        for handle in [self.tcp.take(), self.udp.take()].into_iter().flatten() {
+            event_loop.close(handle);
+        }
+        self.sends.clear();
+    }
+}
