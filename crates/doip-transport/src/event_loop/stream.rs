@@ -1,0 +1,351 @@
+//! TCP streams of the loop, dialed or accepted: their state, and the loop's handling of
+//! them (dialing, readiness, TLS handshakes, flushing, failing and reconnecting, accepting).
+
+use std::io;
+use std::time::Instant;
+
+use mio::Interest;
+use mio::net::TcpStream;
+
+use super::stream_io::{connect_result, open_tcp, read_plain, read_tls, write_plain, write_tls};
+use super::{Endpoint, EventLoop, TimerKind};
+use crate::connection::{Connection, ConnectionEvent, Outgoing, Role, SendId};
+use crate::{ConnectOptions, Error, Event, Handle, Result};
+
+#[derive(Debug)]
+pub(super) enum StreamState {
+    /// TCP connect in progress.
+    Connecting,
+    /// TLS handshake in progress.
+    Handshaking,
+    Open,
+    /// Waiting for the next reconnect attempt.
+    Waiting,
+}
+
+pub(super) struct Stream {
+    pub(super) socket: Option<TcpStream>,
+    pub(super) conn: Connection,
+    pub(super) tls: Option<rustls::Connection>,
+    pub(super) state: StreamState,
+    /// Set for dialed connections: what is needed to dial again.
+    pub(super) dial: Option<ConnectOptions>,
+    /// Reconnect attempt in progress (0 = the first connection).
+    pub(super) attempt: u32,
+    /// Messages carried over a reconnect, sent after [`EventLoop::resume`](super::EventLoop::resume).
+    pub(super) held: Vec<Outgoing>,
+    pub(super) ever_connected: bool,
+    /// At most this many bytes per write call (fault injection: 1 = one byte per segment).
+    pub(super) write_chunk: Option<usize>,
+    /// Sends are flushed by the next `poll` rather than at once.
+    pub(super) coalesce: bool,
+    /// Incoming bytes are left in the socket (fault injection: a peer that stops reading).
+    pub(super) reading_paused: bool,
+}
+
+impl EventLoop {
+    /// Starts a (re)connect attempt of a dialed stream.
+    pub(super) fn dial(&mut self, handle: Handle) -> Result<()> {
+        let Some(Endpoint::Stream(s)) = self.endpoints.get_mut(&handle.0) else {
+            return Err(Error::UnknownHandle(handle));
+        };
+        let Some(options) = &s.dial else { return Err(Error::WrongEndpoint(handle)) };
+        let peer = s.conn.peer();
+        let mut socket = open_tcp(peer, options.bind).map_err(|e| Error::io(peer, e))?;
+        self.poll
+            .registry()
+            .register(&mut socket, Self::token(handle), Interest::READABLE | Interest::WRITABLE)
+            .map_err(|e| Error::io(peer, e))?;
+        s.socket = Some(socket);
+        s.state = StreamState::Connecting;
+        let at = Instant::now() + options.connect_timeout;
+        let attempt = s.attempt;
+        self.add_timer(at, TimerKind::ConnectTimeout { handle, attempt });
+        Ok(())
+    }
+
+    pub(super) fn stream_mut(&mut self, handle: Handle) -> Result<&mut Stream> {
+        match self.endpoints.get_mut(&handle.0) {
+            Some(Endpoint::Stream(s)) => Ok(s),
+            Some(_) => Err(Error::WrongEndpoint(handle)),
+            None => Err(Error::UnknownHandle(handle)),
+        }
+    }
+
+    /// Holds `outgoing` while a dropped connection is re-established; otherwise queues it and
+    /// has it written.
+    pub(super) fn enqueue(&mut self, handle: Handle, outgoing: Outgoing) -> Result<SendId> {
+        let s = self.stream_mut(handle)?;
+        if s.ever_connected && !matches!(s.state, StreamState::Open) {
+            let id = outgoing.id.unwrap_or(SendId(0));
+            s.held.push(outgoing);
+            return Ok(id);
+        }
+        let id = s.conn.push(outgoing);
+        self.schedule_flush(handle);
+        Ok(id)
+    }
+
+    /// Writes a stream's queue now, or at the start of the next poll when it coalesces.
+    pub(super) fn schedule_flush(&mut self, handle: Handle) {
+        let Some(Endpoint::Stream(s)) = self.endpoints.get(&handle.0) else { return };
+        if !s.coalesce {
+            self.flush_stream(handle);
+        } else if !self.dirty.contains(&handle) {
+            self.dirty.push(handle);
+        }
+    }
+
+    pub(super) fn ready_stream(
+        &mut self,
+        handle: Handle,
+        readable: bool,
+        writable: bool,
+        closed: bool,
+    ) {
+        let Ok(s) = self.stream_mut(handle) else { return };
+        if matches!(s.state, StreamState::Connecting) {
+            match connect_result(s) {
+                Ok(false) => return,
+                Ok(true) => {
+                    if let Err(e) = self.established(handle) {
+                        self.fail_stream(handle, e);
+                        return;
+                    }
+                }
+                Err(e) => {
+                    self.fail_stream(handle, e);
+                    return;
+                }
+            }
+        }
+        if readable && let Err(e) = self.read_stream(handle, closed) {
+            self.flush_stream(handle);
+            self.fail_stream(handle, e);
+            return;
+        }
+        if writable || readable {
+            self.flush_stream(handle);
+        }
+    }
+
+    /// TCP is connected: start TLS or open.
+    pub(super) fn established(&mut self, handle: Handle) -> Result<()> {
+        let s = self.stream_mut(handle)?;
+        let peer = s.conn.peer();
+        if let Some(socket) = &s.socket {
+            socket.set_nodelay(true).map_err(|e| Error::io(peer, e))?;
+        }
+        match s.dial.as_ref().and_then(|d| d.tls.clone()) {
+            Some(tls) => {
+                let client = rustls::ClientConnection::new(tls.config, tls.server_name)
+                    .map_err(|source| Error::Tls { peer, source })?;
+                s.tls = Some(client.into());
+                s.state = StreamState::Handshaking;
+                self.flush_stream(handle);
+            }
+            None => self.opened(handle),
+        }
+        Ok(())
+    }
+
+    /// The connection (and TLS handshake) is up.
+    pub(super) fn opened(&mut self, handle: Handle) {
+        let Ok(s) = self.stream_mut(handle) else { return };
+        s.state = StreamState::Open;
+        let peer = s.conn.peer();
+        let attempt = s.attempt;
+        s.ever_connected = true;
+        if s.dial.is_none() {
+            return; // accepted connections were reported on accept
+        }
+        if attempt == 0 {
+            self.out.push_back(Event::Connected { handle, peer });
+        } else {
+            s.attempt = 0;
+            if s.dial.as_ref().is_some_and(|d| !d.manual_resume) {
+                let held = std::mem::take(&mut s.held);
+                s.conn.requeue(held);
+            }
+            self.out.push_back(Event::Reconnected { handle, attempt });
+        }
+        self.flush_stream(handle);
+    }
+
+    /// Reads what the socket has. After a hang-up or error edge (`closed`) it reads to the
+    /// end; otherwise a short read proves the socket drained and saves the final read that
+    /// would only say `WouldBlock` (edge-triggered readiness fires again for new data).
+    pub(super) fn read_stream(&mut self, handle: Handle, closed: bool) -> Result<()> {
+        let Ok(s) = self.stream_mut(handle) else { return Ok(()) };
+        if s.reading_paused && !closed {
+            return Ok(());
+        }
+        let peer = s.conn.peer();
+        let was_handshaking = matches!(s.state, StreamState::Handshaking);
+        let Some(socket) = s.socket.as_mut() else { return Ok(()) };
+        let result = match &mut s.tls {
+            None => read_plain(&mut s.conn, socket, peer, !closed),
+            Some(tls) => read_tls(&mut s.conn, tls, socket, peer),
+        };
+        let handshake_done = was_handshaking && s.tls.as_ref().is_some_and(|t| !t.is_handshaking());
+        self.drain_connection(handle);
+        if handshake_done {
+            self.opened(handle);
+        }
+        result
+    }
+
+    /// Moves a connection's events out, logging them.
+    pub(super) fn drain_connection(&mut self, handle: Handle) {
+        let Some(Endpoint::Stream(s)) = self.endpoints.get_mut(&handle.0) else { return };
+        let peer = s.conn.peer();
+        while let Some(event) = s.conn.poll_event() {
+            self.out.push_back(match event {
+                ConnectionEvent::Frame(frame) => {
+                    log::debug!("{handle} received {}", frame.message);
+                    Event::Message { handle, frame }
+                }
+                ConnectionEvent::Refused(error) => {
+                    log::warn!("{handle} refused a header from {peer}: {error}");
+                    Event::Refused { handle, from: peer, error }
+                }
+                ConnectionEvent::NackReceived(code) => {
+                    log::warn!("{handle} {peer} sent generic NACK {code}");
+                    Event::NackReceived { handle, code }
+                }
+                ConnectionEvent::AliveCheckAnswered => {
+                    log::debug!("{handle} answered an alive check from {peer}");
+                    Event::AliveCheckAnswered { handle }
+                }
+            });
+        }
+    }
+
+    /// Writes what the connection has queued; closes it when the spec says so.
+    pub(super) fn flush_stream(&mut self, handle: Handle) {
+        let Ok(s) = self.stream_mut(handle) else { return };
+        if !matches!(s.state, StreamState::Open | StreamState::Handshaking) {
+            return;
+        }
+        let peer = s.conn.peer();
+        let Some(socket) = s.socket.as_mut() else { return };
+        let result = match &mut s.tls {
+            None => write_plain(&mut s.conn, socket, s.write_chunk),
+            Some(tls) => write_tls(&mut s.conn, tls, socket),
+        };
+        let close = s.conn.wants_close() && !s.tls.as_ref().is_some_and(|t| t.wants_write());
+        if let Err(e) = result {
+            self.fail_stream(handle, Error::io(peer, e));
+        } else if close {
+            let source = s.conn.close_reason().cloned();
+            let error = match source {
+                Some(source) => Error::Protocol { peer, source },
+                None => Error::ClosedByPeer { peer },
+            };
+            self.fail_stream(handle, error);
+        }
+    }
+
+    /// A stream failed or closed: reconnect if its policy says so, else report and remove.
+    pub(super) fn fail_stream(&mut self, handle: Handle, error: Error) {
+        let Some(Endpoint::Stream(s)) = self.endpoints.get_mut(&handle.0) else { return };
+        if let Some(mut socket) = s.socket.take() {
+            let _ = self.poll.registry().deregister(&mut socket);
+        }
+        s.tls = None;
+        let policy = s.dial.as_ref().and_then(|d| d.reconnect.clone());
+        let next_attempt = s.attempt + 1;
+        let may_retry = s.ever_connected && error.is_transient();
+        match policy {
+            Some(policy) if may_retry && next_attempt <= policy.attempts => {
+                let unsent = s.conn.take_unsent();
+                s.held.extend(unsent);
+                let options = s.dial.clone().unwrap_or_default();
+                s.conn = options.connection(s.conn.peer());
+                s.attempt = next_attempt;
+                s.state = StreamState::Waiting;
+                log::info!("{handle} disconnected ({error}); reconnect attempt {next_attempt}");
+                self.out.push_back(Event::Disconnected { handle, error, reconnecting: true });
+                let at = Instant::now() + policy.delay_before(next_attempt);
+                self.add_timer(at, TimerKind::Reconnect { handle, attempt: next_attempt });
+            }
+            _ => {
+                log::info!("{handle} disconnected: {error}");
+                if let Some(Endpoint::Stream(mut s)) = self.endpoints.remove(&handle.0) {
+                    self.report_unsent(handle, &mut s);
+                }
+                self.out.push_back(Event::Disconnected { handle, error, reconnecting: false });
+            }
+        }
+    }
+
+    pub(super) fn accept(&mut self, listener_handle: Handle) {
+        loop {
+            let Some(Endpoint::Listener { listener, options }) =
+                self.endpoints.get(&listener_handle.0)
+            else {
+                return;
+            };
+            let (mut socket, peer) = match listener.accept() {
+                Ok(pair) => pair,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    // Out of descriptors or similar: report, keep listening.
+                    log::warn!("{listener_handle} accept failed: {e}");
+                    return;
+                }
+            };
+            let options = options.clone();
+            let handle = self.new_handle();
+            if socket.set_nodelay(true).is_err()
+                || self
+                    .poll
+                    .registry()
+                    .register(
+                        &mut socket,
+                        Self::token(handle),
+                        Interest::READABLE | Interest::WRITABLE,
+                    )
+                    .is_err()
+            {
+                continue;
+            }
+            let conn = options.framing.connection(peer, Role::Entity);
+            let (tls, state) = match &options.tls {
+                Some(config) => match rustls::ServerConnection::new(config.clone()) {
+                    Ok(server) => (Some(server.into()), StreamState::Handshaking),
+                    Err(e) => {
+                        log::warn!("{listener_handle} TLS set-up for {peer} failed: {e}");
+                        continue;
+                    }
+                },
+                None => (None, StreamState::Open),
+            };
+            let stream = Stream {
+                socket: Some(socket),
+                conn,
+                tls,
+                state,
+                dial: None,
+                attempt: 0,
+                held: Vec::new(),
+                ever_connected: true,
+                write_chunk: None,
+                coalesce: options.coalesce_writes,
+                reading_paused: false,
+            };
+            self.endpoints.insert(handle.0, Endpoint::Stream(Box::new(stream)));
+            self.out.push_back(Event::Accepted { listener: listener_handle, handle, peer });
+        }
+    }
+
+    pub(super) fn report_unsent(&mut self, handle: Handle, s: &mut Stream) {
+        let unsent = s.conn.take_unsent();
+        for o in s.held.drain(..).chain(unsent) {
+            if let Some(id) = o.id {
+                self.out.push_back(Event::SendFailed { handle, id });
+            }
+        }
+    }
+}
