@@ -3,6 +3,14 @@
 //!
 //! The caller runs [`EventLoop::poll`] and drains [`EventLoop::next_event`]. Sends are written
 //! to the socket at once when it can take them; the rest is flushed on writability.
+//!
+//! Work per poll is bounded whatever peers send: each endpoint reads at most a budget per
+//! poll ([`STREAM_READ_BYTES`], [`DATAGRAMS_PER_POLL`], [`ACCEPTS_PER_POLL`]), so one fast
+//! sender cannot starve timers or other endpoints, and a poll produces a bounded number of
+//! events. An endpoint whose budget ran out is continued by the next poll, which then does
+//! not wait (readiness is edge-triggered: no new edge would come for what already waits).
+//! The event queue is thereby bounded by one poll's budgets, as long as the caller drains
+//! it between polls.
 
 mod events;
 mod options;
@@ -18,14 +26,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use doip_proto::{DatagramDecoder, LogicalAddress, Message, ProtocolVersion};
-use mio::net::{TcpListener, UdpSocket};
+use doip_proto::{LogicalAddress, Message, ProtocolVersion};
+use mio::net::TcpListener;
 use mio::{Events, Interest, Poll, Token, Waker};
 
 pub use events::{Event, Handle};
 pub use options::{ConnectOptions, ListenOptions, ReconnectPolicy, TlsClient};
 use stream::{Stream, StreamState};
 use stream_io::listener;
+use udp_endpoint::UdpEndpoint;
 
 use crate::connection::SendId;
 use crate::udp::UdpOptions;
@@ -33,18 +42,21 @@ use crate::{Error, Result};
 
 const WAKER: Token = Token(0);
 
+/// Bytes a TCP stream reads at most per [`EventLoop::poll`]: it stops once it has read this
+/// much, so a read asking for up to 64 KiB may take it to just under twice this. TLS counts
+/// the records read.
+const STREAM_READ_BYTES: usize = 64 * 1024;
+/// Read calls a TCP stream makes at most per poll (bounds the work when reads are tiny).
+const STREAM_READ_CALLS: usize = 64;
+/// Datagrams a UDP endpoint receives at most per poll.
+const DATAGRAMS_PER_POLL: usize = 64;
+/// Connections a listener accepts at most per poll.
+const ACCEPTS_PER_POLL: usize = 64;
+
 enum Endpoint {
     Stream(Box<Stream>),
-    Listener {
-        listener: TcpListener,
-        options: ListenOptions,
-    },
-    Udp {
-        socket: UdpSocket,
-        decoder: DatagramDecoder,
-        options: UdpOptions,
-        queue: VecDeque<(SocketAddr, Vec<u8>)>,
-    },
+    Listener { listener: TcpListener, options: ListenOptions },
+    Udp(UdpEndpoint),
 }
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -69,6 +81,9 @@ pub struct EventLoop {
     datagram: Vec<u8>,
     /// Coalescing streams with unflushed sends, written at the start of the next poll.
     dirty: Vec<Handle>,
+    /// Endpoints that stopped with input left (their read budget ran out, or reading was
+    /// unblocked): the next poll handles them as readable, and does not wait.
+    backlog: Vec<Handle>,
 }
 
 impl fmt::Debug for EventLoop {
@@ -101,6 +116,7 @@ impl EventLoop {
             waker: Arc::new(waker),
             datagram: vec![0; 65_536],
             dirty: Vec::new(),
+            backlog: Vec::new(),
         })
     }
 
@@ -136,19 +152,8 @@ impl EventLoop {
     /// When no socket can be created or bound.
     pub fn connect(&mut self, peer: SocketAddr, options: ConnectOptions) -> Result<Handle> {
         let handle = self.new_handle();
-        let stream = Stream {
-            socket: None,
-            conn: options.connection(peer),
-            tls: None,
-            state: StreamState::Waiting,
-            dial: Some(options),
-            attempt: 0,
-            held: Vec::new(),
-            ever_connected: false,
-            write_chunk: None,
-            coalesce: false,
-            reading_paused: false,
-        };
+        let conn = options.connection(peer);
+        let stream = Stream::new(None, conn, None, StreamState::Waiting, Some(options));
         self.endpoints.insert(handle.0, Endpoint::Stream(Box::new(stream)));
         if let Err(e) = self.dial(handle) {
             self.endpoints.remove(&handle.0);
@@ -184,9 +189,7 @@ impl EventLoop {
             .registry()
             .register(&mut socket, Self::token(handle), Interest::READABLE | Interest::WRITABLE)
             .map_err(|e| Error::io(options.bind, e))?;
-        let decoder = DatagramDecoder::new(options.policy.clone());
-        self.endpoints
-            .insert(handle.0, Endpoint::Udp { socket, decoder, options, queue: VecDeque::new() });
+        self.endpoints.insert(handle.0, Endpoint::Udp(UdpEndpoint::new(socket, options)));
         Ok(handle)
     }
 
@@ -201,7 +204,7 @@ impl EventLoop {
                 None => return Err(Error::NotConnected { peer: s.conn.peer() }),
             },
             Some(Endpoint::Listener { listener, .. }) => listener.local_addr(),
-            Some(Endpoint::Udp { socket, .. }) => socket.local_addr(),
+            Some(Endpoint::Udp(udp)) => udp.socket.local_addr(),
             None => return Err(Error::UnknownHandle(handle)),
         };
         addr.map_err(|e| Error::io(None, e))
@@ -283,7 +286,7 @@ impl EventLoop {
     /// Unknown handle, not UDP, an encoding error, or the socket's error.
     pub fn send_to(&mut self, handle: Handle, to: SocketAddr, message: &Message<'_>) -> Result<()> {
         let version = match self.endpoints.get(&handle.0) {
-            Some(Endpoint::Udp { options, .. }) => options.version,
+            Some(Endpoint::Udp(udp)) => udp.options.version,
             _ => return Err(self.wrong_or_unknown(handle)),
         };
         self.send_to_with_version(handle, to, version, message)
@@ -301,20 +304,12 @@ impl EventLoop {
         version: ProtocolVersion,
         message: &Message<'_>,
     ) -> Result<()> {
-        let Some(Endpoint::Udp { socket, queue, .. }) = self.endpoints.get_mut(&handle.0) else {
+        let Some(Endpoint::Udp(udp)) = self.endpoints.get_mut(&handle.0) else {
             return Err(self.wrong_or_unknown(handle));
         };
         let bytes = message.to_bytes(version).map_err(Error::Encode)?;
         log::debug!("{handle} send to {to}: {message}");
-        if queue.is_empty() {
-            match socket.send_to(&bytes, to) {
-                Ok(_) => return Ok(()),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                Err(e) => return Err(Error::io(to, e)),
-            }
-        }
-        queue.push_back((to, bytes));
-        Ok(())
+        udp.send_to(to, bytes)
     }
 
     fn wrong_or_unknown(&self, handle: Handle) -> Error {
@@ -349,8 +344,8 @@ impl EventLoop {
             Some(Endpoint::Listener { mut listener, .. }) => {
                 let _ = self.poll.registry().deregister(&mut listener);
             }
-            Some(Endpoint::Udp { mut socket, .. }) => {
-                let _ = self.poll.registry().deregister(&mut socket);
+            Some(Endpoint::Udp(mut udp)) => {
+                let _ = self.poll.registry().deregister(&mut udp.socket);
             }
             None => {}
         }
@@ -376,13 +371,21 @@ impl EventLoop {
     ///
     /// # Errors
     /// [`Error::UnknownHandle`] / [`Error::WrongEndpoint`].
+    /// Resuming reads what arrived meanwhile in the next poll, which does not wait for it.
     pub fn pause_reading(&mut self, handle: Handle, paused: bool) -> Result<()> {
-        self.stream_mut(handle)?.reading_paused = paused;
+        self.stream_mut(handle)?.reading.paused = paused;
         if !paused {
-            // Readiness is edge-triggered: read what arrived while paused.
-            self.read_stream(handle, false)?;
+            // Readiness is edge-triggered: no new edge comes for what arrived while paused.
+            self.continue_next_poll(handle);
         }
         Ok(())
+    }
+
+    /// Has the next poll handle `handle` as readable, without waiting.
+    fn continue_next_poll(&mut self, handle: Handle) {
+        if !self.backlog.contains(&handle) {
+            self.backlog.push(handle);
+        }
     }
 
     /// The next event, if any.
@@ -399,6 +402,9 @@ impl EventLoop {
     /// Waits up to `timeout` (forever with `None`) for socket readiness, a timer or a wake-up,
     /// handles everything ready, and returns how many events are waiting.
     ///
+    /// It does not wait while events are waiting or endpoints have input left from the last
+    /// poll; each endpoint does a bounded amount of work per poll (see the module docs).
+    ///
     /// # Errors
     /// When the OS poll itself fails.
     pub fn poll(&mut self, timeout: Option<Duration>) -> Result<usize> {
@@ -411,7 +417,7 @@ impl EventLoop {
             let until = at.saturating_duration_since(now);
             timeout = Some(timeout.map_or(until, |t| t.min(until)));
         }
-        if !self.out.is_empty() {
+        if !self.out.is_empty() || !self.backlog.is_empty() {
             timeout = Some(Duration::ZERO);
         }
         match self.poll.poll(&mut self.events, timeout) {
@@ -424,6 +430,14 @@ impl EventLoop {
             let closed = e.is_read_closed() || e.is_error();
             (e.token(), e.is_readable() || closed, e.is_writable(), closed)
         }));
+        // Endpoints continued from the last poll are handled as readable, once each.
+        for handle in std::mem::take(&mut self.backlog) {
+            let token = Self::token(handle);
+            match self.ready.iter_mut().find(|r| r.0 == token) {
+                Some(ready) => ready.1 = true,
+                None => self.ready.push((token, true, false, false)),
+            }
+        }
         for i in 0..self.ready.len() {
             let (token, readable, writable, closed) = self.ready[i];
             if token == WAKER {
@@ -480,7 +494,7 @@ impl EventLoop {
         match self.endpoints.get(&handle.0) {
             Some(Endpoint::Stream(_)) => self.ready_stream(handle, readable, writable, closed),
             Some(Endpoint::Listener { .. }) => self.accept(handle),
-            Some(Endpoint::Udp { .. }) => self.ready_udp(handle, readable, writable),
+            Some(Endpoint::Udp(_)) => self.ready_udp(handle, readable, writable),
             None => {}
         }
     }

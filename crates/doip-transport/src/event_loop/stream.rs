@@ -7,8 +7,10 @@ use std::time::Instant;
 use mio::Interest;
 use mio::net::TcpStream;
 
-use super::stream_io::{connect_result, open_tcp, read_plain, read_tls, write_plain, write_tls};
-use super::{Endpoint, EventLoop, TimerKind};
+use super::stream_io::{
+    ReadBudget, ReadEnd, connect_result, open_tcp, read_plain, read_tls, write_plain, write_tls,
+};
+use super::{ACCEPTS_PER_POLL, Endpoint, EventLoop, TimerKind};
 use crate::connection::{Connection, ConnectionEvent, Outgoing, Role, SendId};
 use crate::{ConnectOptions, Error, Event, Handle, Result};
 
@@ -39,8 +41,44 @@ pub(super) struct Stream {
     pub(super) write_chunk: Option<usize>,
     /// Sends are flushed by the next `poll` rather than at once.
     pub(super) coalesce: bool,
+    pub(super) reading: Reading,
+}
+
+/// What stops a stream's reading, and how it reads.
+#[derive(Debug, Default)]
+pub(super) struct Reading {
     /// Incoming bytes are left in the socket (fault injection: a peer that stops reading).
-    pub(super) reading_paused: bool,
+    pub(super) paused: bool,
+    /// Reading stopped because the connection's answers back up
+    /// ([`Connection::wants_read`]); it resumes once a flush drains them.
+    pub(super) blocked: bool,
+    /// The socket reported a hang-up or an error: read to the end, whatever a read returns.
+    pub(super) peer_closed: bool,
+}
+
+impl Stream {
+    /// A stream in `state` over `socket` (none yet for a dialed one).
+    pub(super) fn new(
+        socket: Option<TcpStream>,
+        conn: Connection,
+        tls: Option<rustls::Connection>,
+        state: StreamState,
+        dial: Option<ConnectOptions>,
+    ) -> Self {
+        Self {
+            socket,
+            conn,
+            tls,
+            state,
+            ever_connected: dial.is_none(),
+            dial,
+            attempt: 0,
+            held: Vec::new(),
+            write_chunk: None,
+            coalesce: false,
+            reading: Reading::default(),
+        }
+    }
 }
 
 impl EventLoop {
@@ -58,6 +96,8 @@ impl EventLoop {
             .map_err(|e| Error::io(peer, e))?;
         s.socket = Some(socket);
         s.state = StreamState::Connecting;
+        s.reading.blocked = false;
+        s.reading.peer_closed = false;
         let at = Instant::now() + options.connect_timeout;
         let attempt = s.attempt;
         self.add_timer(at, TimerKind::ConnectTimeout { handle, attempt });
@@ -104,6 +144,7 @@ impl EventLoop {
         closed: bool,
     ) {
         let Ok(s) = self.stream_mut(handle) else { return };
+        s.reading.peer_closed |= closed;
         if matches!(s.state, StreamState::Connecting) {
             match connect_result(s) {
                 Ok(false) => return,
@@ -119,7 +160,7 @@ impl EventLoop {
                 }
             }
         }
-        if readable && let Err(e) = self.read_stream(handle, closed) {
+        if readable && let Err(e) = self.read_stream(handle) {
             self.flush_stream(handle);
             self.fail_stream(handle, e);
             return;
@@ -172,27 +213,39 @@ impl EventLoop {
         self.flush_stream(handle);
     }
 
-    /// Reads what the socket has. After a hang-up or error edge (`closed`) it reads to the
-    /// end; otherwise a short read proves the socket drained and saves the final read that
-    /// would only say `WouldBlock` (edge-triggered readiness fires again for new data).
-    pub(super) fn read_stream(&mut self, handle: Handle, closed: bool) -> Result<()> {
+    /// Reads what the socket has, within one poll's [`ReadBudget`] and while the connection
+    /// wants input. After a hang-up or error (`peer_closed`) it reads to the end; otherwise a
+    /// short read proves the socket drained and saves the final read that would only say
+    /// `WouldBlock` (edge-triggered readiness fires again for new data). Stopped by the
+    /// budget, the stream is continued by the next poll; stopped by back-pressure, by the
+    /// flush that drains its answers ([`EventLoop::flush_stream`]): in neither case would a
+    /// new readiness edge come for the bytes already waiting.
+    pub(super) fn read_stream(&mut self, handle: Handle) -> Result<()> {
         let Ok(s) = self.stream_mut(handle) else { return Ok(()) };
-        if s.reading_paused && !closed {
+        if s.reading.paused && !s.reading.peer_closed {
             return Ok(());
         }
         let peer = s.conn.peer();
         let was_handshaking = matches!(s.state, StreamState::Handshaking);
         let Some(socket) = s.socket.as_mut() else { return Ok(()) };
+        let mut budget = ReadBudget::stream();
         let result = match &mut s.tls {
-            None => read_plain(&mut s.conn, socket, peer, !closed),
-            Some(tls) => read_tls(&mut s.conn, tls, socket, peer),
+            None => read_plain(&mut s.conn, socket, peer, !s.reading.peer_closed, &mut budget),
+            Some(tls) => read_tls(&mut s.conn, tls, socket, peer, &mut budget),
         };
+        s.reading.blocked = matches!(result, Ok(ReadEnd::Backpressure));
+        if s.reading.blocked {
+            log::debug!("{handle} stops reading {peer}: our answers are not being read");
+        }
         let handshake_done = was_handshaking && s.tls.as_ref().is_some_and(|t| !t.is_handshaking());
         self.drain_connection(handle);
+        if matches!(result, Ok(ReadEnd::BudgetSpent)) {
+            self.continue_next_poll(handle);
+        }
         if handshake_done {
             self.opened(handle);
         }
-        result
+        result.map(|_| ())
     }
 
     /// Moves a connection's events out, logging them.
@@ -234,6 +287,7 @@ impl EventLoop {
             Some(tls) => write_tls(&mut s.conn, tls, socket),
         };
         let close = s.conn.wants_close() && !s.tls.as_ref().is_some_and(|t| t.wants_write());
+        let resume_reading = s.reading.blocked && s.conn.wants_read();
         if let Err(e) = result {
             self.fail_stream(handle, Error::io(peer, e));
         } else if close {
@@ -243,6 +297,10 @@ impl EventLoop {
                 None => Error::ClosedByPeer { peer },
             };
             self.fail_stream(handle, error);
+        } else if resume_reading {
+            s.reading.blocked = false;
+            log::debug!("{handle} reads {peer} again");
+            self.continue_next_poll(handle);
         }
     }
 
@@ -253,6 +311,7 @@ impl EventLoop {
             let _ = self.poll.registry().deregister(&mut socket);
         }
         s.tls = None;
+        s.reading.blocked = false;
         let policy = s.dial.as_ref().and_then(|d| d.reconnect.clone());
         let next_attempt = s.attempt + 1;
         let may_retry = s.ever_connected && error.is_transient();
@@ -279,8 +338,10 @@ impl EventLoop {
         }
     }
 
+    /// Accepts what the listener's backlog holds, at most [`ACCEPTS_PER_POLL`] connections;
+    /// a listener with more waiting is continued by the next poll.
     pub(super) fn accept(&mut self, listener_handle: Handle) {
-        loop {
+        for _ in 0..ACCEPTS_PER_POLL {
             let Some(Endpoint::Listener { listener, options }) =
                 self.endpoints.get(&listener_handle.0)
             else {
@@ -322,22 +383,12 @@ impl EventLoop {
                 },
                 None => (None, StreamState::Open),
             };
-            let stream = Stream {
-                socket: Some(socket),
-                conn,
-                tls,
-                state,
-                dial: None,
-                attempt: 0,
-                held: Vec::new(),
-                ever_connected: true,
-                write_chunk: None,
-                coalesce: options.coalesce_writes,
-                reading_paused: false,
-            };
+            let mut stream = Stream::new(Some(socket), conn, tls, state, None);
+            stream.coalesce = options.coalesce_writes;
             self.endpoints.insert(handle.0, Endpoint::Stream(Box::new(stream)));
             self.out.push_back(Event::Accepted { listener: listener_handle, handle, peer });
         }
+        self.continue_next_poll(listener_handle);
     }
 
     pub(super) fn report_unsent(&mut self, handle: Handle, s: &mut Stream) {

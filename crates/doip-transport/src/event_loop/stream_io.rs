@@ -64,7 +64,6 @@ pub(super) fn closed_error(peer: SocketAddr, e: io::Error) -> Error {
     }
 }
 
-/// Reads until the socket is drained (`short_read_drains`: a short read counts as drained).
 /// Connections the kernel completes before the loop accepts them. A connection burst (or a
 /// flood) beyond the backlog has its SYNs dropped and retried a second later, so servers keep
 /// a deep one; the kernel caps it at `net.core.somaxconn`.
@@ -80,37 +79,102 @@ pub(super) fn listener(local: SocketAddr) -> io::Result<TcpListener> {
     Ok(TcpListener::from_std(socket.into()))
 }
 
+/// Why a stream's read stopped without an error.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum ReadEnd {
+    /// The socket is drained for now; the next readiness edge brings more.
+    Drained,
+    /// This poll's [`ReadBudget`] is spent; the socket may hold more (no new edge will say so).
+    BudgetSpent,
+    /// [`Connection::wants_read`] is false: the peer does not read our answers, so its bytes
+    /// stay in the socket until they are written. The socket may hold more.
+    Backpressure,
+}
+
+/// What one stream may still read in this poll (see [`super::STREAM_READ_BYTES`]).
+#[derive(Debug)]
+pub(super) struct ReadBudget {
+    bytes: usize,
+    calls: usize,
+}
+
+impl ReadBudget {
+    /// A stream's budget for one poll.
+    pub(super) const fn stream() -> Self {
+        Self { bytes: super::STREAM_READ_BYTES, calls: super::STREAM_READ_CALLS }
+    }
+
+    /// Counts one read call; false when the budget is spent (the read must not be made).
+    fn call(&mut self) -> bool {
+        if self.bytes == 0 || self.calls == 0 {
+            return false;
+        }
+        self.calls -= 1;
+        true
+    }
+
+    fn got(&mut self, n: usize) {
+        self.bytes = self.bytes.saturating_sub(n);
+    }
+}
+
+/// Reads until the socket is drained (`short_read_drains`: a short read counts as drained),
+/// the budget is spent or the connection stops wanting input.
 pub(super) fn read_plain(
     conn: &mut Connection,
     socket: &mut TcpStream,
     peer: SocketAddr,
     short_read_drains: bool,
-) -> Result<()> {
+    budget: &mut ReadBudget,
+) -> Result<ReadEnd> {
     loop {
+        if !conn.wants_read() {
+            return Ok(ReadEnd::Backpressure);
+        }
+        if !budget.call() {
+            return Ok(ReadEnd::BudgetSpent);
+        }
         let asked = conn.read_size();
         match conn.read_from(socket) {
             Ok(0) => return Err(Error::ClosedByPeer { peer }),
-            Ok(n) if short_read_drains && n < asked => return Ok(()),
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Ok(n) => {
+                budget.got(n);
+                if short_read_drains && n < asked {
+                    return Ok(ReadEnd::Drained);
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadEnd::Drained),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
             Err(e) => return Err(closed_error(peer, e)),
         }
     }
 }
 
-/// Reads TLS records until the socket is drained, feeding plaintext to the connection.
+/// Reads TLS records, feeding plaintext to the connection, until the socket is drained, the
+/// budget is spent or the connection stops wanting input. The plaintext of every record read
+/// is handed over at once (rustls holds at most one read's worth, a few KiB), so nothing is
+/// left inside rustls when this returns.
 pub(super) fn read_tls(
     conn: &mut Connection,
     tls: &mut rustls::Connection,
     socket: &mut TcpStream,
     peer: SocketAddr,
-) -> Result<()> {
+    budget: &mut ReadBudget,
+) -> Result<ReadEnd> {
     loop {
+        if !conn.wants_read() {
+            return Ok(ReadEnd::Backpressure);
+        }
+        if !budget.call() {
+            return Ok(ReadEnd::BudgetSpent);
+        }
         let eof = match tls.read_tls(socket) {
             Ok(0) => true,
-            Ok(_) => false,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+            Ok(n) => {
+                budget.got(n);
+                false
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(ReadEnd::Drained),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(closed_error(peer, e)),
         };

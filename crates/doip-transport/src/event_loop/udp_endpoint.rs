@@ -1,40 +1,82 @@
-//! UDP endpoints of the loop: receiving datagrams and sending queued ones.
+//! UDP endpoints of the loop: receiving datagrams (a bounded number per poll) and sending,
+//! with a queue for datagrams the socket could not take at once.
 
+use std::collections::VecDeque;
 use std::io;
+use std::net::SocketAddr;
 
-use doip_proto::{GenericNack, Message};
+use doip_proto::{DatagramDecoder, GenericNack, Message};
+use mio::net::UdpSocket;
 
-use super::{Endpoint, EventLoop};
-use crate::{Event, Handle};
+use super::{DATAGRAMS_PER_POLL, EventLoop};
+use crate::udp::UdpOptions;
+use crate::{Error, Event, Handle, Result};
 
-impl EventLoop {
-    pub(super) fn ready_udp(&mut self, handle: Handle, readable: bool, writable: bool) {
-        let Some(Endpoint::Udp { socket, decoder, options, queue }) =
-            self.endpoints.get_mut(&handle.0)
-        else {
-            return;
-        };
-        if writable || readable {
-            while let Some((to, bytes)) = queue.front() {
-                match socket.send_to(bytes, *to) {
-                    Ok(_) => {
-                        queue.pop_front();
-                    }
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) => {
-                        log::warn!("{handle} send to {to} failed: {e}");
-                        queue.pop_front();
-                    }
+/// One UDP socket of the loop.
+pub(super) struct UdpEndpoint {
+    pub(super) socket: UdpSocket,
+    decoder: DatagramDecoder,
+    pub(super) options: UdpOptions,
+    /// Datagrams waiting for the socket to take them, oldest first.
+    queue: VecDeque<(SocketAddr, Vec<u8>)>,
+}
+
+impl UdpEndpoint {
+    pub(super) fn new(socket: UdpSocket, options: UdpOptions) -> Self {
+        let decoder = DatagramDecoder::new(options.policy.clone());
+        Self { socket, decoder, options, queue: VecDeque::new() }
+    }
+
+    /// Sends `bytes` to `to` now, or queues them behind datagrams already waiting.
+    pub(super) fn send_to(&mut self, to: SocketAddr, bytes: Vec<u8>) -> Result<()> {
+        if self.queue.is_empty() {
+            match self.socket.send_to(&bytes, to) {
+                Ok(_) => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(Error::io(to, e)),
+            }
+        }
+        self.queue.push_back((to, bytes));
+        Ok(())
+    }
+
+    /// Writes queued datagrams until the socket would block.
+    fn flush(&mut self, handle: Handle) {
+        while let Some((to, bytes)) = self.queue.front() {
+            match self.socket.send_to(bytes, *to) {
+                Ok(_) => {
+                    self.queue.pop_front();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    log::warn!("{handle} send to {to} failed: {e}");
+                    self.queue.pop_front();
                 }
             }
         }
-        if !readable {
-            return;
+    }
+
+    /// Handles readiness: writes what is queued, then receives at most
+    /// [`DATAGRAMS_PER_POLL`] datagrams into `out` (`buf` holds one). Returns whether the
+    /// budget ran out, so that more may be waiting.
+    fn ready(
+        &mut self,
+        handle: Handle,
+        readable: bool,
+        writable: bool,
+        buf: &mut [u8],
+        out: &mut VecDeque<Event>,
+    ) -> bool {
+        if writable || readable {
+            self.flush(handle);
         }
-        loop {
-            let (n, from) = match socket.recv_from(&mut self.datagram) {
+        if !readable {
+            return false;
+        }
+        for _ in 0..DATAGRAMS_PER_POLL {
+            let (n, from) = match self.socket.recv_from(buf) {
                 Ok(pair) => pair,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => {
                     // e.g. ICMP port unreachable for an earlier send: not fatal for UDP.
@@ -42,23 +84,33 @@ impl EventLoop {
                     continue;
                 }
             };
-            match decoder.decode(&self.datagram[..n]) {
+            match self.decoder.decode(&buf[..n]) {
                 Ok(frame) => {
                     log::debug!("{handle} datagram from {from}: {}", frame.message);
-                    self.out.push_back(Event::Datagram { handle, from, frame: frame.into_owned() });
+                    out.push_back(Event::Datagram { handle, from, frame: frame.into_owned() });
                 }
                 Err(error) => {
-                    if options.answer_nacks
+                    if self.options.answer_nacks
                         && let Some(code) = error.nack_code()
                         && let Ok(bytes) =
-                            Message::from(GenericNack::new(code)).to_bytes(options.version)
-                        && socket.send_to(&bytes, from).is_err()
+                            Message::from(GenericNack::new(code)).to_bytes(self.options.version)
+                        && self.socket.send_to(&bytes, from).is_err()
                     {
                         log::debug!("{handle} could not send NACK to {from}");
                     }
-                    self.out.push_back(Event::Refused { handle, from, error });
+                    out.push_back(Event::Refused { handle, from, error });
                 }
             }
+        }
+        true
+    }
+}
+
+impl EventLoop {
+    pub(super) fn ready_udp(&mut self, handle: Handle, readable: bool, writable: bool) {
+        let Some(super::Endpoint::Udp(udp)) = self.endpoints.get_mut(&handle.0) else { return };
+        if udp.ready(handle, readable, writable, &mut self.datagram, &mut self.out) {
+            self.continue_next_poll(handle);
         }
     }
 }
