@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use doip_proto::VehicleIdentificationRequest;
-use doip_transport::{ConnectOptions, Event, EventLoop, ListenOptions, UdpOptions};
+use doip_transport::{
+    ConnectOptions, Error, Event, EventLoop, ListenOptions, ReconnectPolicy, UdpOptions,
+};
 
 const ALIVE_CHECK: [u8; 8] = [0x02, 0xFD, 0x00, 0x07, 0, 0, 0, 0];
 /// The tester's answer with the default tester address 0x0E00.
@@ -267,6 +269,36 @@ fn a_listener_accepts_a_bounded_number_per_poll() {
     }
     assert!(counts.iter().all(|&n| n <= 64), "accepted per poll: {counts:?}");
     drop(clients);
+}
+
+/// Messages held while a dropped connection is re-established count against
+/// `max_queued_bytes`: beyond it, `send` fails with `QueueFull` instead of growing.
+#[test]
+fn messages_held_during_a_reconnect_are_bounded() {
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new().unwrap();
+    let options =
+        ConnectOptions::default().max_queued_bytes(64 * 1024).reconnect(ReconnectPolicy {
+            attempts: 3,
+            delay: Duration::from_secs(30),
+            ..Default::default()
+        });
+    let h = lp.connect(addr, options).unwrap();
+    wait_for(&mut lp, deadline(10), |e| matches!(e, Event::Connected { .. }));
+    drop(l.accept().unwrap());
+    let (event, _) = wait_for(&mut lp, deadline(10), |e| matches!(e, Event::Disconnected { .. }));
+    assert!(matches!(event, Event::Disconnected { reconnecting: true, .. }), "{event:?}");
+    let block = diag(TESTER, ECU, vec![0x36; 4096]);
+    let mut held = 0;
+    let error = loop {
+        assert!(held < 1000, "{held} messages of 4 KiB held without QueueFull");
+        match lp.send(h, &block) {
+            Ok(_) => held += 1,
+            Err(e) => break e,
+        }
+    };
+    assert!(matches!(error, Error::QueueFull { peer, .. } if peer == addr), "{error:?}");
+    assert!(held <= 17, "{held} messages of 4 KiB held under a 64 KiB bound");
 }
 
 /// Two ends on one loop send each other 2 MiB at the same time: neither stops reading

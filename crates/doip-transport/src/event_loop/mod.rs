@@ -238,10 +238,11 @@ impl EventLoop {
     /// Queues `message` on a TCP connection and writes as much as the socket takes now.
     /// While the first connection is being set up the message waits in the queue; while a
     /// dropped connection is being re-established it is held with the other unsent messages
-    /// until [`EventLoop::resume`].
+    /// until [`EventLoop::resume`]. Held messages count against the connection's
+    /// `max_queued_bytes` like queued ones.
     ///
     /// # Errors
-    /// Unknown handle, a full queue, or a closing connection.
+    /// Unknown handle, a full queue ([`Error::QueueFull`]), or a closing connection.
     pub fn send(&mut self, handle: Handle, message: &Message<'_>) -> Result<SendId> {
         log::debug!("{handle} send {message}");
         let outgoing = self.stream_mut(handle)?.conn.encode(message)?;
@@ -274,8 +275,7 @@ impl EventLoop {
     /// Unknown handle or not a TCP connection.
     pub fn resume(&mut self, handle: Handle) -> Result<()> {
         let s = self.stream_mut(handle)?;
-        let held = std::mem::take(&mut s.held);
-        s.conn.requeue(held);
+        s.release_held();
         self.schedule_flush(handle);
         Ok(())
     }

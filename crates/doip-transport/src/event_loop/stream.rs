@@ -35,7 +35,9 @@ pub(super) struct Stream {
     /// Reconnect attempt in progress (0 = the first connection).
     pub(super) attempt: u32,
     /// Messages carried over a reconnect, sent after [`EventLoop::resume`](super::EventLoop::resume).
-    pub(super) held: Vec<Outgoing>,
+    held: Vec<Outgoing>,
+    /// The bytes of `held`: they count against the connection's `max_queued_bytes`.
+    held_bytes: usize,
     pub(super) ever_connected: bool,
     /// At most this many bytes per write call (fault injection: 1 = one byte per segment).
     pub(super) write_chunk: Option<usize>,
@@ -74,10 +76,46 @@ impl Stream {
             dial,
             attempt: 0,
             held: Vec::new(),
+            held_bytes: 0,
             write_chunk: None,
             coalesce: false,
             reading: Reading::default(),
         }
+    }
+
+    /// Holds messages until [`EventLoop::resume`](super::EventLoop::resume).
+    pub(super) fn hold(&mut self, messages: impl IntoIterator<Item = Outgoing>) {
+        for o in messages {
+            self.held_bytes += o.bytes.len();
+            self.held.push(o);
+        }
+    }
+
+    /// Takes the held messages.
+    pub(super) fn take_held(&mut self) -> Vec<Outgoing> {
+        self.held_bytes = 0;
+        std::mem::take(&mut self.held)
+    }
+
+    /// Moves the held messages into the connection's queue, behind what it holds already.
+    pub(super) fn release_held(&mut self) {
+        let held = self.take_held();
+        self.conn.requeue(held);
+    }
+
+    /// Whether sends are held: a dialed connection that dropped and is being re-established.
+    fn holds_sends(&self) -> bool {
+        self.ever_connected && !matches!(self.state, StreamState::Open)
+    }
+
+    /// Whether one more message may be held: held messages and the new connection's queue
+    /// together stay within `max_queued_bytes`, like the queue of an open connection.
+    fn admit_held(&self) -> Result<()> {
+        let queued = self.held_bytes + self.conn.queued_bytes();
+        if queued >= self.conn.max_queued_bytes() {
+            return Err(Error::QueueFull { peer: self.conn.peer(), queued });
+        }
+        Ok(())
     }
 }
 
@@ -116,9 +154,10 @@ impl EventLoop {
     /// has it written.
     pub(super) fn enqueue(&mut self, handle: Handle, outgoing: Outgoing) -> Result<SendId> {
         let s = self.stream_mut(handle)?;
-        if s.ever_connected && !matches!(s.state, StreamState::Open) {
+        if s.holds_sends() {
+            s.admit_held()?;
             let id = outgoing.id.unwrap_or(SendId(0));
-            s.held.push(outgoing);
+            s.hold([outgoing]);
             return Ok(id);
         }
         let id = s.conn.push(outgoing);
@@ -205,8 +244,7 @@ impl EventLoop {
         } else {
             s.attempt = 0;
             if s.dial.as_ref().is_some_and(|d| !d.manual_resume) {
-                let held = std::mem::take(&mut s.held);
-                s.conn.requeue(held);
+                s.release_held();
             }
             self.out.push_back(Event::Reconnected { handle, attempt });
         }
@@ -318,7 +356,7 @@ impl EventLoop {
         match policy {
             Some(policy) if may_retry && next_attempt <= policy.attempts => {
                 let unsent = s.conn.take_unsent();
-                s.held.extend(unsent);
+                s.hold(unsent);
                 let options = s.dial.clone().unwrap_or_default();
                 s.conn = options.connection(s.conn.peer());
                 s.attempt = next_attempt;
@@ -393,7 +431,7 @@ impl EventLoop {
 
     pub(super) fn report_unsent(&mut self, handle: Handle, s: &mut Stream) {
         let unsent = s.conn.take_unsent();
-        for o in s.held.drain(..).chain(unsent) {
+        for o in s.take_held().into_iter().chain(unsent) {
             if let Some(id) = o.id {
                 self.out.push_back(Event::SendFailed { handle, id });
             }

@@ -17,14 +17,52 @@ pub(super) struct UdpEndpoint {
     pub(super) socket: UdpSocket,
     decoder: DatagramDecoder,
     pub(super) options: UdpOptions,
-    /// Datagrams waiting for the socket to take them, oldest first.
-    queue: VecDeque<(SocketAddr, Vec<u8>)>,
+    queue: SendQueue,
+}
+
+/// Datagrams waiting for the socket to take them, oldest first, bounded in bytes.
+#[derive(Debug)]
+struct SendQueue {
+    datagrams: VecDeque<(SocketAddr, Vec<u8>)>,
+    bytes: usize,
+    limit: usize,
+}
+
+impl SendQueue {
+    const fn new(limit: usize) -> Self {
+        Self { datagrams: VecDeque::new(), bytes: 0, limit }
+    }
+
+    /// Queues a datagram while less than the limit is queued.
+    fn push(&mut self, to: SocketAddr, datagram: Vec<u8>) -> Result<()> {
+        if self.bytes >= self.limit {
+            return Err(Error::QueueFull { peer: to, queued: self.bytes });
+        }
+        self.bytes += datagram.len();
+        self.datagrams.push_back((to, datagram));
+        Ok(())
+    }
+
+    fn front(&self) -> Option<&(SocketAddr, Vec<u8>)> {
+        self.datagrams.front()
+    }
+
+    fn pop(&mut self) {
+        if let Some((_, datagram)) = self.datagrams.pop_front() {
+            self.bytes -= datagram.len();
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.datagrams.is_empty()
+    }
 }
 
 impl UdpEndpoint {
     pub(super) fn new(socket: UdpSocket, options: UdpOptions) -> Self {
         let decoder = DatagramDecoder::new(options.policy.clone());
-        Self { socket, decoder, options, queue: VecDeque::new() }
+        let queue = SendQueue::new(options.max_queued_bytes);
+        Self { socket, decoder, options, queue }
     }
 
     /// Sends `bytes` to `to` now, or queues them behind datagrams already waiting.
@@ -36,21 +74,18 @@ impl UdpEndpoint {
                 Err(e) => return Err(Error::io(to, e)),
             }
         }
-        self.queue.push_back((to, bytes));
-        Ok(())
+        self.queue.push(to, bytes)
     }
 
     /// Writes queued datagrams until the socket would block.
     fn flush(&mut self, handle: Handle) {
         while let Some((to, bytes)) = self.queue.front() {
             match self.socket.send_to(bytes, *to) {
-                Ok(_) => {
-                    self.queue.pop_front();
-                }
+                Ok(_) => self.queue.pop(),
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) => {
                     log::warn!("{handle} send to {to} failed: {e}");
-                    self.queue.pop_front();
+                    self.queue.pop();
                 }
             }
         }
@@ -112,5 +147,29 @@ impl EventLoop {
         if udp.ready(handle, readable, writable, &mut self.datagram, &mut self.out) {
             self.continue_next_poll(handle);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A loopback socket never makes `send_to` block (the kernel hands the datagram on
+    /// within the call), so the queue's bound is tested here rather than on a socket.
+    #[test]
+    fn the_send_queue_is_bounded_in_bytes() {
+        let to: SocketAddr = "127.0.0.1:13400".parse().unwrap();
+        let mut queue = SendQueue::new(100);
+        assert!(queue.push(to, vec![0; 300]).is_ok(), "one datagram fits an empty queue");
+        assert!(matches!(queue.push(to, vec![0; 8]), Err(Error::QueueFull { queued: 300, .. })));
+        queue.pop();
+        for _ in 0..3 {
+            queue.push(to, vec![0; 40]).unwrap();
+        }
+        assert!(matches!(queue.push(to, vec![0; 8]), Err(Error::QueueFull { queued: 120, .. })));
+        while !queue.is_empty() {
+            queue.pop();
+        }
+        assert_eq!(queue.bytes, 0);
     }
 }
