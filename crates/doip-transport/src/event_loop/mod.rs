@@ -61,9 +61,20 @@ enum Endpoint {
 
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKind {
-    ConnectTimeout { handle: Handle, attempt: u32 },
-    Reconnect { handle: Handle, attempt: u32 },
-    User { handle: Option<Handle>, id: u64 },
+    /// The connect (and TLS handshake) of the stream's dial number `dial` takes too long.
+    ConnectTimeout {
+        handle: Handle,
+        dial: u64,
+    },
+    /// Time for the stream to dial again, unless it dialed since dial number `dial`.
+    Reconnect {
+        handle: Handle,
+        dial: u64,
+    },
+    User {
+        handle: Option<Handle>,
+        id: u64,
+    },
 }
 
 /// One thread's DoIP endpoints, driven by `mio`.
@@ -455,10 +466,10 @@ impl EventLoop {
             let Some(Reverse((_, _, kind))) = self.timers.pop() else { break };
             match kind {
                 TimerKind::User { handle, id } => self.out.push_back(Event::Timer { handle, id }),
-                TimerKind::ConnectTimeout { handle, attempt } => {
+                TimerKind::ConnectTimeout { handle, dial } => {
                     let expired = match self.endpoints.get(&handle.0) {
                         Some(Endpoint::Stream(s))
-                            if s.attempt == attempt
+                            if s.dials == dial
                                 && matches!(
                                     s.state,
                                     StreamState::Connecting | StreamState::Handshaking
@@ -477,10 +488,10 @@ impl EventLoop {
                         );
                     }
                 }
-                TimerKind::Reconnect { handle, attempt } => {
+                TimerKind::Reconnect { handle, dial } => {
                     let current = matches!(
                         self.endpoints.get(&handle.0),
-                        Some(Endpoint::Stream(s)) if s.attempt == attempt && matches!(s.state, StreamState::Waiting)
+                        Some(Endpoint::Stream(s)) if s.dials == dial && matches!(s.state, StreamState::Waiting)
                     );
                     if current && let Err(e) = self.dial(handle) {
                         self.fail_stream(handle, e);

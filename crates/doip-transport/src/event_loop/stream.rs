@@ -32,8 +32,12 @@ pub(super) struct Stream {
     pub(super) state: StreamState,
     /// Set for dialed connections: what is needed to dial again.
     pub(super) dial: Option<ConnectOptions>,
-    /// Reconnect attempt in progress (0 = the first connection).
+    /// Reconnect attempt in progress (0 = the first connection; back to 0 after a
+    /// successful reconnect, so it does not tell dials apart: see `dials`).
     pub(super) attempt: u32,
+    /// Dials made so far: the generation a connect or reconnect timer belongs to, so that a
+    /// timer of an earlier dial never acts on a later one.
+    pub(super) dials: u64,
     /// Messages carried over a reconnect, sent after [`EventLoop::resume`](super::EventLoop::resume).
     held: Vec<Outgoing>,
     /// The bytes of `held`: they count against the connection's `max_queued_bytes`.
@@ -75,6 +79,7 @@ impl Stream {
             ever_connected: dial.is_none(),
             dial,
             attempt: 0,
+            dials: 0,
             held: Vec::new(),
             held_bytes: 0,
             write_chunk: None,
@@ -137,8 +142,9 @@ impl EventLoop {
         s.reading.blocked = false;
         s.reading.peer_closed = false;
         let at = Instant::now() + options.connect_timeout;
-        let attempt = s.attempt;
-        self.add_timer(at, TimerKind::ConnectTimeout { handle, attempt });
+        s.dials += 1;
+        let dial = s.dials;
+        self.add_timer(at, TimerKind::ConnectTimeout { handle, dial });
         Ok(())
     }
 
@@ -364,7 +370,8 @@ impl EventLoop {
                 log::info!("{handle} disconnected ({error}); reconnect attempt {next_attempt}");
                 self.out.push_back(Event::Disconnected { handle, error, reconnecting: true });
                 let at = Instant::now() + policy.delay_before(next_attempt);
-                self.add_timer(at, TimerKind::Reconnect { handle, attempt: next_attempt });
+                let dial = s.dials;
+                self.add_timer(at, TimerKind::Reconnect { handle, dial });
             }
             _ => {
                 log::info!("{handle} disconnected: {error}");
