@@ -314,3 +314,56 @@ fn a_stale_connect_timer_does_not_fail_a_later_reconnect() {
     }
     peer.join().unwrap().unwrap();
 }
+/// A message an entity sends on an accepted TLS connection before its handshake is done is
+/// written once the handshake completes (it is neither held like a reconnect's messages nor
+/// left waiting for a writability edge).
+#[test]
+fn a_message_sent_during_an_accepted_handshake_is_written_after_it() {
+    let pki = pki();
+    let mut lp = EventLoop::new().unwrap();
+    let addr = serve(&mut lp, &pki);
+    let ca = pki.ca.clone();
+    let client = thread::spawn(move || -> std::io::Result<Vec<u8>> {
+        let tcp = std::net::TcpStream::connect(addr)?;
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        let config = Arc::new(tls::client_config(roots(&ca)).unwrap());
+        let conn =
+            doip_transport::rustls::ClientConnection::new(config, tls::server_name(NAME).unwrap())
+                .unwrap();
+        let mut stream = doip_transport::rustls::StreamOwned::new(conn, tcp);
+        read_tls_frame(&mut stream)
+    });
+    let (event, _) = wait_for(&mut lp, deadline(10), |e| matches!(e, Event::Accepted { .. }));
+    let Event::Accepted { handle, .. } = event else { unreachable!() };
+    lp.send(handle, &diag(ECU, TESTER, vec![0x7E, 0x00])).unwrap();
+    let until = deadline(10);
+    while !client.is_finished() {
+        assert!(std::time::Instant::now() < until, "the client is still waiting");
+        lp.poll(Some(std::time::Duration::from_millis(50))).unwrap();
+        while lp.next_event().is_some() {}
+    }
+    assert_eq!(client.join().unwrap().unwrap(), [0x7E, 0x00]);
+}
+
+/// Messages larger than rustls' send buffer (64 KiB) are written whole in both directions,
+/// also when the socket never reports `WouldBlock` in between.
+#[test]
+fn a_megabyte_travels_both_ways_over_tls() {
+    let pki = pki();
+    let mut lp = EventLoop::new().unwrap();
+    let addr = serve(&mut lp, &pki);
+    let tester = lp.connect(addr, client(tls::client_config(roots(&pki.ca)).unwrap())).unwrap();
+    let big = vec![0xA5; 1 << 20];
+    lp.send(tester, &diag(TESTER, ECU, big.clone())).unwrap();
+    let (event, _) = wait_for(&mut lp, deadline(20), |e| matches!(e, Event::Message { .. }));
+    let Event::Message { handle: entity, frame } = event else { unreachable!() };
+    assert_eq!(user_data(&frame).len(), big.len());
+    lp.send(entity, &diag(ECU, TESTER, big.clone())).unwrap();
+    let (event, _) = wait_for(
+        &mut lp,
+        deadline(20),
+        |e| matches!(e, Event::Message { handle, .. } if *handle == tester),
+    );
+    let Event::Message { frame, .. } = event else { unreachable!() };
+    assert_eq!(user_data(&frame).len(), big.len());
+}

@@ -42,6 +42,7 @@ pub(super) struct Stream {
     held: Vec<Outgoing>,
     /// The bytes of `held`: they count against the connection's `max_queued_bytes`.
     held_bytes: usize,
+    /// The stream has been open: a dialed one holds sends while it is re-established.
     pub(super) ever_connected: bool,
     /// At most this many bytes per write call (fault injection: 1 = one byte per segment).
     pub(super) write_chunk: Option<usize>,
@@ -76,7 +77,7 @@ impl Stream {
             conn,
             tls,
             state,
-            ever_connected: dial.is_none(),
+            ever_connected: false,
             dial,
             attempt: 0,
             dials: 0,
@@ -109,8 +110,10 @@ impl Stream {
     }
 
     /// Whether sends are held: a dialed connection that dropped and is being re-established.
+    /// (An accepted connection is never re-established; what is sent during its TLS
+    /// handshake is queued and leaves when the handshake completes.)
     fn holds_sends(&self) -> bool {
-        self.ever_connected && !matches!(self.state, StreamState::Open)
+        self.dial.is_some() && self.ever_connected && !matches!(self.state, StreamState::Open)
     }
 
     /// Whether one more message may be held: held messages and the new connection's queue
@@ -235,19 +238,18 @@ impl EventLoop {
         Ok(())
     }
 
-    /// The connection (and TLS handshake) is up.
+    /// The connection (and TLS handshake) is up: report it (accepted connections were
+    /// reported on accept) and write what was queued meanwhile, which rustls held back
+    /// until now.
     pub(super) fn opened(&mut self, handle: Handle) {
         let Ok(s) = self.stream_mut(handle) else { return };
         s.state = StreamState::Open;
         let peer = s.conn.peer();
         let attempt = s.attempt;
         s.ever_connected = true;
-        if s.dial.is_none() {
-            return; // accepted connections were reported on accept
-        }
-        if attempt == 0 {
+        if s.dial.is_some() && attempt == 0 {
             self.out.push_back(Event::Connected { handle, peer });
-        } else {
+        } else if s.dial.is_some() {
             s.attempt = 0;
             if s.dial.as_ref().is_some_and(|d| !d.manual_resume) {
                 s.release_held();

@@ -224,25 +224,37 @@ pub(super) fn write_plain(
     Ok(())
 }
 
+/// Moves queued plaintext into rustls and its records to the socket, until the queue is
+/// empty or the socket would block. rustls takes at most 64 KiB at a time (its send buffer
+/// limit), so a larger queue takes several rounds: stopping after one round while the socket
+/// still took everything would leave the rest waiting for a writability edge that never
+/// comes. During the handshake rustls keeps what it took until the handshake completes.
 pub(super) fn write_tls(
     conn: &mut Connection,
     tls: &mut rustls::Connection,
     socket: &mut TcpStream,
 ) -> io::Result<()> {
-    while let Some(bytes) = conn.pending_output() {
-        let n = tls.writer().write(bytes)?;
-        if n == 0 {
-            break;
+    loop {
+        let mut moved = 0;
+        while let Some(bytes) = conn.pending_output() {
+            let n = tls.writer().write(bytes)?;
+            if n == 0 {
+                break;
+            }
+            conn.consume_output(n);
+            moved += n;
         }
-        conn.consume_output(n);
-    }
-    while tls.wants_write() {
-        match tls.write_tls(socket) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
+        while tls.wants_write() {
+            match tls.write_tls(socket) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if moved == 0 || conn.pending_output().is_none() {
+            return Ok(());
         }
     }
-    Ok(())
 }
