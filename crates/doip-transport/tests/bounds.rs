@@ -335,12 +335,50 @@ fn large_sends_both_ways_at_once_do_not_deadlock() {
     }
 }
 
-/// `poll(Some(Duration::MAX))` sleeps until woken, also with a timer set far in the future.
+#[test]
+fn a_duration_max_connect_timeout_means_no_timeout() {
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new().unwrap();
+    lp.connect(addr, ConnectOptions::default().connect_timeout(Duration::MAX)).unwrap();
+    wait_for(&mut lp, deadline(10), |e| matches!(e, Event::Connected { .. }));
+    drop(l);
+}
+
+#[test]
+fn duration_max_reconnect_delays_mean_waiting_forever() {
+    let (l, addr) = listener();
+    let mut lp = EventLoop::new().unwrap();
+    let policy = ReconnectPolicy {
+        attempts: 3,
+        delay: Duration::MAX,
+        backoff: 1e300,
+        max_delay: Duration::MAX,
+    };
+    let h = lp.connect(addr, ConnectOptions::default().reconnect(policy)).unwrap();
+    wait_for(&mut lp, deadline(10), |e| matches!(e, Event::Connected { .. }));
+    drop(l.accept().unwrap());
+    let (event, _) = wait_for(&mut lp, deadline(10), |e| matches!(e, Event::Disconnected { .. }));
+    assert!(matches!(event, Event::Disconnected { reconnecting: true, .. }), "{event:?}");
+    let until = Instant::now() + Duration::from_millis(300);
+    while Instant::now() < until {
+        lp.poll(Some(Duration::from_millis(50))).unwrap();
+        if let Some(e) = lp.next_event() {
+            panic!("nothing should happen while waiting forever, got {e:?}");
+        }
+    }
+    // Still waiting, and still closable.
+    assert!(lp.send(h, &diag(TESTER, ECU, vec![1])).is_ok());
+    lp.close(h);
+}
+
+/// `poll(Some(Duration::MAX))` sleeps until woken, also with timers set far in the future
+/// or `Duration::MAX` from now (which never fire).
 #[test]
 fn poll_with_duration_max_returns_on_a_wake_up() {
     let mut lp = EventLoop::new().unwrap();
     let far = Instant::now() + Duration::from_hours(100 * 365 * 24);
     lp.set_timer(None, far, 1);
+    lp.set_timer_after(None, Duration::MAX, 2);
     let waker = lp.waker();
     let woke = thread::spawn(move || {
         thread::sleep(Duration::from_millis(100));
@@ -350,4 +388,14 @@ fn poll_with_duration_max_returns_on_a_wake_up() {
     assert_eq!(lp.poll(Some(Duration::MAX)).unwrap(), 0);
     assert!(asked.elapsed() >= Duration::from_millis(50), "{:?}", asked.elapsed());
     woke.join().unwrap();
+}
+
+#[test]
+fn a_duration_max_user_timer_never_fires_and_others_still_do() {
+    let mut lp = EventLoop::new().unwrap();
+    lp.set_timer_after(None, Duration::MAX, 1);
+    lp.set_timer_after(None, Duration::from_millis(20), 2);
+    let (event, _) = wait_for(&mut lp, deadline(10), |e| matches!(e, Event::Timer { .. }));
+    assert!(matches!(event, Event::Timer { id: 2, .. }), "{event:?}");
+    assert_eq!(lp.poll(Some(Duration::from_millis(50))).unwrap(), 0);
 }

@@ -152,9 +152,24 @@ impl EventLoop {
         self.timers.push(Reverse((at, self.timer_seq, kind)));
     }
 
+    /// Sets a timer `after` from now; one too far away for the clock to represent (e.g.
+    /// `Duration::MAX`) never fires.
+    fn add_timer_after(&mut self, after: Duration, kind: TimerKind) {
+        match Instant::now().checked_add(after) {
+            Some(at) => self.add_timer(at, kind),
+            None => log::debug!("{kind:?} after {after:?}: never"),
+        }
+    }
+
     /// Raises [`Event::Timer`] with `id` at `at`.
     pub fn set_timer(&mut self, handle: Option<Handle>, at: Instant, id: u64) {
         self.add_timer(at, TimerKind::User { handle, id });
+    }
+
+    /// Raises [`Event::Timer`] with `id` `after` from now, or never when that is beyond what
+    /// the clock can represent (e.g. `Duration::MAX`): no `Instant + Duration` to overflow.
+    pub fn set_timer_after(&mut self, handle: Option<Handle>, after: Duration, id: u64) {
+        self.add_timer_after(after, TimerKind::User { handle, id });
     }
 
     /// Dials `peer` as a tester. [`Event::Connected`] or [`Event::Disconnected`] follows.

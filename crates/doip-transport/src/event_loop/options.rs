@@ -13,7 +13,9 @@ use crate::connection::{Connection, Role};
 
 const DEFAULT_QUEUE_LIMIT: usize = 16 * 1024 * 1024;
 
-/// When and how often a dropped connection is re-established.
+/// When and how often a dropped connection is re-established. Any delay is allowed: one too
+/// large for the clock (e.g. `Duration::MAX`) means waiting forever, until the connection is
+/// closed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ReconnectPolicy {
     /// Attempts after a disconnect before giving up.
@@ -39,12 +41,16 @@ impl Default for ReconnectPolicy {
 }
 
 impl ReconnectPolicy {
+    /// The wait before reconnect attempt `attempt` (1 = first): `delay` times `backoff` per
+    /// attempt after the first, at most `max_delay`; saturating, never panicking.
     pub(super) fn delay_before(&self, attempt: u32) -> Duration {
         let factor = self
             .backoff
             .max(1.0)
             .powi(i32::try_from(attempt.saturating_sub(1)).unwrap_or(i32::MAX));
-        self.delay.mul_f64(factor.min(1e6)).min(self.max_delay)
+        let delay = Duration::try_from_secs_f64(self.delay.as_secs_f64() * factor.min(1e6))
+            .unwrap_or(Duration::MAX);
+        delay.min(self.max_delay)
     }
 }
 
@@ -131,7 +137,8 @@ impl Default for ConnectOptions {
 }
 
 impl ConnectOptions {
-    /// How long the TCP connect (and TLS handshake) may take.
+    /// How long the TCP connect (and TLS handshake) may take. A timeout too large for the
+    /// clock (e.g. `Duration::MAX`) means no timeout.
     #[must_use]
     pub const fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
@@ -218,5 +225,29 @@ impl ListenOptions {
     pub const fn coalesce_writes(mut self, on: bool) -> Self {
         self.coalesce_writes = on;
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reconnect_delays_saturate_instead_of_panicking() {
+        let policy =
+            |delay, backoff, max_delay| ReconnectPolicy { attempts: 3, delay, backoff, max_delay };
+        let default = ReconnectPolicy::default();
+        assert_eq!(default.delay_before(1), Duration::from_millis(100));
+        assert_eq!(default.delay_before(3), Duration::from_millis(400));
+        assert_eq!(default.delay_before(30), Duration::from_secs(2));
+        let max = policy(Duration::MAX, 2.0, Duration::MAX);
+        assert_eq!(max.delay_before(1), Duration::MAX);
+        assert_eq!(max.delay_before(u32::MAX), Duration::MAX);
+        let huge = policy(Duration::from_secs(u64::MAX / 4), 1e300, Duration::MAX);
+        assert_eq!(huge.delay_before(2), Duration::MAX);
+        let odd = policy(Duration::from_millis(10), f64::NAN, Duration::MAX);
+        assert_eq!(odd.delay_before(5), Duration::from_millis(10));
+        let inf = policy(Duration::from_millis(10), f64::INFINITY, Duration::from_mins(1));
+        assert_eq!(inf.delay_before(2), Duration::from_mins(1));
     }
 }

@@ -2,7 +2,6 @@
 //! them (dialing, readiness, TLS handshakes, flushing, failing and reconnecting, accepting).
 
 use std::io;
-use std::time::Instant;
 
 use mio::Interest;
 use mio::net::TcpStream;
@@ -144,10 +143,10 @@ impl EventLoop {
         s.state = StreamState::Connecting;
         s.reading.blocked = false;
         s.reading.peer_closed = false;
-        let at = Instant::now() + options.connect_timeout;
+        let timeout = options.connect_timeout;
         s.dials += 1;
         let dial = s.dials;
-        self.add_timer(at, TimerKind::ConnectTimeout { handle, dial });
+        self.add_timer_after(timeout, TimerKind::ConnectTimeout { handle, dial });
         Ok(())
     }
 
@@ -371,9 +370,11 @@ impl EventLoop {
                 s.state = StreamState::Waiting;
                 log::info!("{handle} disconnected ({error}); reconnect attempt {next_attempt}");
                 self.out.push_back(Event::Disconnected { handle, error, reconnecting: true });
-                let at = Instant::now() + policy.delay_before(next_attempt);
                 let dial = s.dials;
-                self.add_timer(at, TimerKind::Reconnect { handle, dial });
+                self.add_timer_after(
+                    policy.delay_before(next_attempt),
+                    TimerKind::Reconnect { handle, dial },
+                );
             }
             _ => {
                 log::info!("{handle} disconnected: {error}");
