@@ -4,13 +4,10 @@
 //! The caller runs [`EventLoop::poll`] and drains [`EventLoop::next_event`]. Sends are written
 //! to the socket at once when it can take them; the rest is flushed on writability.
 //!
-//! Work per poll is bounded whatever peers send: each endpoint reads at most a budget per
-//! poll ([`STREAM_READ_BYTES`], [`DATAGRAMS_PER_POLL`], [`ACCEPTS_PER_POLL`]), so one fast
-//! sender cannot starve timers or other endpoints, and a poll produces a bounded number of
-//! events. An endpoint whose budget ran out is continued by the next poll, which then does
-//! not wait (readiness is edge-triggered: no new edge would come for what already waits).
-//! The event queue is thereby bounded by one poll's budgets, as long as the caller drains
-//! it between polls.
+//! Work per poll is bounded whatever peers send (see [`EventLoop`]): each endpoint reads at
+//! most a budget per poll ([`STREAM_READ_BYTES`], [`DATAGRAMS_PER_POLL`],
+//! [`ACCEPTS_PER_POLL`]); an endpoint whose budget ran out is put on the `backlog`, which
+//! the next poll handles as readable without waiting.
 
 mod events;
 mod options;
@@ -62,22 +59,29 @@ enum Endpoint {
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum TimerKind {
     /// The connect (and TLS handshake) of the stream's dial number `dial` takes too long.
-    ConnectTimeout {
-        handle: Handle,
-        dial: u64,
-    },
+    ConnectTimeout { handle: Handle, dial: u64 },
     /// Time for the stream to dial again, unless it dialed since dial number `dial`.
-    Reconnect {
-        handle: Handle,
-        dial: u64,
-    },
-    User {
-        handle: Option<Handle>,
-        id: u64,
-    },
+    Reconnect { handle: Handle, dial: u64 },
+    /// A timer of the caller's ([`EventLoop::set_timer`]).
+    User { handle: Option<Handle>, id: u64 },
 }
 
 /// One thread's DoIP endpoints, driven by `mio`.
+///
+/// Memory and work stay bounded whatever peers send:
+/// - per [`EventLoop::poll`] a TCP stream reads at most 64 KiB (or 64 read calls), a UDP
+///   endpoint 64 datagrams and a listener 64 connections, so one fast sender cannot starve
+///   timers or other endpoints, and one poll produces a bounded number of events. An
+///   endpoint with input left is continued by the next poll, which then does not wait
+///   (readiness is edge-triggered: no new edge would come for what already waits). The event
+///   queue is thereby bounded by one poll's budgets, as long as the caller drains it between
+///   polls;
+/// - a connection whose peer does not read our answers stops being read once 64 KiB of them
+///   wait ([`crate::Connection::wants_read`]), and is read again as they drain;
+/// - what callers queue on a connection, messages held across a reconnect included, is
+///   bounded by its `max_queued_bytes`, and a UDP endpoint's queue by
+///   [`UdpOptions::max_queued_bytes`]: sends beyond fail with [`Error::QueueFull`];
+/// - timeouts and delays too large for the clock (e.g. `Duration::MAX`) mean "never".
 pub struct EventLoop {
     poll: Poll,
     events: Events,
@@ -429,7 +433,7 @@ impl EventLoop {
     /// handles everything ready, and returns how many events are waiting.
     ///
     /// It does not wait while events are waiting or endpoints have input left from the last
-    /// poll; each endpoint does a bounded amount of work per poll (see the module docs).
+    /// poll; each endpoint does a bounded amount of work per poll (see [`EventLoop`]).
     ///
     /// # Errors
     /// When the OS poll itself fails.

@@ -24,6 +24,8 @@ pub(super) enum StreamState {
     Waiting,
 }
 
+/// A TCP connection of the loop, dialed or accepted: socket, protocol state, TLS, and what
+/// dialing again needs.
 pub(super) struct Stream {
     pub(super) socket: Option<TcpStream>,
     pub(super) conn: Connection,
@@ -47,6 +49,7 @@ pub(super) struct Stream {
     pub(super) write_chunk: Option<usize>,
     /// Sends are flushed by the next `poll` rather than at once.
     pub(super) coalesce: bool,
+    /// What stops reading, and how to read.
     pub(super) reading: Reading,
 }
 
