@@ -5,6 +5,12 @@
 //! and drains its events. The spec duties that need no caller live here: a tester answers
 //! every alive check request at once, and a refused header is answered with the generic NACK
 //! the spec names, closing when the spec says close.
+//!
+//! Output is bounded under any peer. What the caller queues is limited by `max_queued_bytes`
+//! ([`Error::QueueFull`] beyond it). The connection's own answers are not refused, since the
+//! spec requires them; instead, while [`Connection::ANSWER_LIMIT`] bytes of them wait to be
+//! written, [`Connection::wants_read`] is false and the driver stops reading the socket, so a
+//! peer that sends requests without reading the answers is held back by TCP flow control.
 
 use std::collections::VecDeque;
 use std::io;
@@ -45,7 +51,8 @@ pub enum ConnectionEvent {
     AliveCheckAnswered,
 }
 
-/// A message not yet fully written: its id (none for the connection's own answers) and bytes.
+/// A message not yet fully written: its id and bytes. Entries without an id hold the
+/// connection's own answers, several of them back to back.
 #[derive(Debug)]
 pub struct Outgoing {
     /// The caller's id, or `None` for answers the connection generated itself.
@@ -67,13 +74,28 @@ pub struct Connection {
     written: usize,
     queued_bytes: usize,
     max_queued_bytes: usize,
+    /// Unwritten bytes of the connection's own answers (queue entries without an id).
+    answer_bytes: usize,
     events: VecDeque<ConnectionEvent>,
     /// The refusal that requires closing, once one happened.
     close_reason: Option<doip_proto::Error>,
     next_id: u64,
 }
 
+/// Answers of the connection are appended to one queue entry until it holds this many
+/// bytes, so a burst of alive checks is answered in a few large writes, not one per answer,
+/// while written entries are still freed as they go.
+const ANSWER_CHUNK: usize = 16 * 1024;
+
 impl Connection {
+    /// While this many bytes (64 KiB) or more of the connection's own answers (alive check
+    /// responses, generic NACKs) wait to be written, [`Connection::wants_read`] is false.
+    ///
+    /// One read's worth of requests more may be answered before the driver sees it: at most
+    /// this plus the answers to one read (a read is at most 64 KiB: 8192 alive check
+    /// requests, 80 KiB of answers) is ever queued.
+    pub const ANSWER_LIMIT: usize = 64 * 1024;
+
     /// A connection to `peer` speaking `version`, checking received headers with `policy`;
     /// `max_queued_bytes` bounds what callers may queue before [`Error::QueueFull`].
     #[must_use]
@@ -94,6 +116,7 @@ impl Connection {
             written: 0,
             queued_bytes: 0,
             max_queued_bytes,
+            answer_bytes: 0,
             events: VecDeque::new(),
             close_reason: None,
             next_id: 1,
@@ -118,8 +141,33 @@ impl Connection {
         self.tester_address = address;
     }
 
+    /// Whether the driver should read more from the peer: false while
+    /// [`Connection::ANSWER_LIMIT`] bytes or more of the connection's own answers wait to be
+    /// written (the peer does not read them). Reading more would only queue more answers;
+    /// leaving the bytes in the socket makes TCP hold the peer back instead. It turns true
+    /// again as [`Connection::consume_output`] drains the answers. Messages the caller queued
+    /// do not count: they are bounded by `max_queued_bytes`, and pausing reads for them could
+    /// deadlock two ends that send each other large messages at once.
+    #[must_use]
+    pub const fn wants_read(&self) -> bool {
+        self.answer_bytes < Self::ANSWER_LIMIT
+    }
+
+    /// Bytes queued and not yet written, the connection's own answers included.
+    #[must_use]
+    pub const fn queued_bytes(&self) -> usize {
+        self.queued_bytes
+    }
+
+    /// The bound on what callers may queue (see [`Connection::send`]).
+    #[must_use]
+    pub const fn max_queued_bytes(&self) -> usize {
+        self.max_queued_bytes
+    }
+
     /// Reads once from `reader` into the decoder and processes every whole frame.
-    /// Returns the bytes read; `Ok(0)` is end of stream.
+    /// Returns the bytes read; `Ok(0)` is end of stream. Call it only while
+    /// [`Connection::wants_read`] is true, or answers queue without bound.
     ///
     /// # Errors
     /// The reader's error.
@@ -150,12 +198,7 @@ impl Connection {
                 Ok(frame) => match (&frame.message, self.role) {
                     (Message::AliveCheckRequest(_), Role::Tester) => {
                         let answer = AliveCheckResponse::new(self.tester_address);
-                        push_control(
-                            &mut self.queue,
-                            &mut self.queued_bytes,
-                            self.version,
-                            &answer.into(),
-                        );
+                        self.push_answer(&answer.into());
                         self.events.push_back(ConnectionEvent::AliveCheckAnswered);
                     }
                     (Message::GenericNack(nack), _) => {
@@ -165,8 +208,7 @@ impl Connection {
                 },
                 Err(e) => {
                     if let Some(code) = e.nack_code() {
-                        let nack = GenericNack::new(code).into();
-                        push_control(&mut self.queue, &mut self.queued_bytes, self.version, &nack);
+                        self.push_answer(&GenericNack::new(code).into());
                     }
                     if e.closes_connection() && self.close_reason.is_none() {
                         self.close_reason = Some(e.clone());
@@ -211,8 +253,29 @@ impl Connection {
     pub fn push(&mut self, outgoing: Outgoing) -> SendId {
         let id = outgoing.id.unwrap_or(SendId(0));
         self.queued_bytes += outgoing.bytes.len();
+        if outgoing.id.is_none() {
+            self.answer_bytes += outgoing.bytes.len();
+        }
         self.queue.push_back(outgoing);
         id
+    }
+
+    /// Queues a message the connection sends on its own, appended to the last queued entry
+    /// when that is an answer too and still small (see [`ANSWER_CHUNK`]).
+    fn push_answer(&mut self, message: &Message<'_>) {
+        let append =
+            self.queue.back().is_some_and(|b| b.id.is_none() && b.bytes.len() < ANSWER_CHUNK);
+        if !append {
+            self.queue.push_back(Outgoing { id: None, bytes: Vec::new() });
+        }
+        let Some(back) = self.queue.back_mut() else { return };
+        // Answers are a few bytes: encoding them cannot fail.
+        let n = message.encode(self.version, &mut back.bytes).unwrap_or(0);
+        if back.bytes.is_empty() {
+            self.queue.pop_back();
+        }
+        self.queued_bytes += n;
+        self.answer_bytes += n;
     }
 
     /// Checks that the caller may queue more and allocates the next id.
@@ -246,9 +309,14 @@ impl Connection {
 
     /// Marks `n` bytes of [`Connection::pending_output`] as written.
     pub fn consume_output(&mut self, n: usize) {
+        let Some(front) = self.queue.front() else { return };
+        let n = n.min(front.bytes.len() - self.written);
         self.written += n;
         self.queued_bytes -= n;
-        if self.queue.front().is_some_and(|o| self.written >= o.bytes.len()) {
+        if front.id.is_none() {
+            self.answer_bytes -= n;
+        }
+        if self.written >= front.bytes.len() {
             self.queue.pop_front();
             self.written = 0;
         }
@@ -266,6 +334,7 @@ impl Connection {
     pub fn take_unsent(&mut self) -> Vec<Outgoing> {
         self.written = 0;
         self.queued_bytes = 0;
+        self.answer_bytes = 0;
         self.queue.drain(..).filter(|o| o.id.is_some()).collect()
     }
 
@@ -292,20 +361,6 @@ impl Connection {
     #[must_use]
     pub const fn close_reason(&self) -> Option<&doip_proto::Error> {
         self.close_reason.as_ref()
-    }
-}
-
-/// Queues a message the connection sends on its own (not subject to the caller's limit).
-fn push_control(
-    queue: &mut VecDeque<Outgoing>,
-    queued_bytes: &mut usize,
-    version: ProtocolVersion,
-    message: &Message<'_>,
-) {
-    // Control messages are a few bytes; encoding them cannot fail.
-    if let Ok(bytes) = message.to_bytes(version) {
-        *queued_bytes += bytes.len();
-        queue.push_back(Outgoing { id: None, bytes });
     }
 }
 
@@ -389,5 +444,52 @@ mod tests {
                 .into();
         assert!(c.send(&big).is_ok());
         assert!(matches!(c.send(&big), Err(Error::QueueFull { .. })));
+    }
+
+    #[test]
+    fn unwritten_answers_pause_reading_until_they_drain() {
+        let mut c = tester();
+        let requests = [0x02, 0xfd, 0x00, 0x07, 0, 0, 0, 0].repeat(10_000);
+        c.receive(&requests);
+        assert!(!c.wants_read(), "100,000 bytes of answers wait");
+        assert_eq!(c.queued_bytes(), 100_000);
+        let first = c.pending_output().unwrap().len();
+        assert!(first > 10, "answers are written in chunks, not one by one ({first} bytes)");
+        let mut drained = Vec::new();
+        while let Some(p) = c.pending_output() {
+            let n = p.len().min(4096); // a socket taking part of it
+            drained.extend_from_slice(&p[..n]);
+            c.consume_output(n);
+            assert_eq!(c.wants_read(), c.queued_bytes() < Connection::ANSWER_LIMIT);
+        }
+        assert_eq!(drained.len(), 100_000);
+        assert!(drained.chunks(10).all(|a| a == [0x02, 0xfd, 0x00, 0x08, 0, 0, 0, 2, 0x0e, 0x00]));
+        assert!(c.wants_read());
+        assert_eq!(std::iter::from_fn(|| c.poll_event()).count(), 10_000);
+    }
+
+    #[test]
+    fn caller_messages_do_not_pause_reading() {
+        let mut c = Connection::new(
+            "127.0.0.1:13400".parse().unwrap(),
+            Role::Tester,
+            ProtocolVersion::Iso2012,
+            HeaderPolicy::tcp(),
+            1 << 20,
+        );
+        let big: Message<'_> = DiagnosticMessage::new(
+            LogicalAddress(0x0E00),
+            LogicalAddress(0x4010),
+            vec![0; 200_000],
+        )
+        .into();
+        c.send(&big).unwrap();
+        assert!(c.wants_read());
+        // Answers queue behind it and count on their own.
+        c.receive(&[0x02, 0xfd, 0x00, 0x07, 0, 0, 0, 0].repeat(7000));
+        assert!(!c.wants_read());
+        let unsent = c.take_unsent();
+        assert_eq!(unsent.len(), 1, "answers are not carried to another connection");
+        assert!(c.wants_read());
     }
 }

@@ -68,10 +68,11 @@ pub enum Error {
     /// A message could not be encoded (payload too long for the length field).
     #[error("cannot encode message: {0}")]
     Encode(#[source] doip_proto::Error),
-    /// The send queue of a connection is full; wait for it to drain.
+    /// The send queue of a connection (messages held across a reconnect included) or of a
+    /// UDP endpoint is full; wait for it to drain.
     #[error("send queue to {peer} is full ({queued} bytes)")]
     QueueFull {
-        /// The peer.
+        /// The peer (for UDP: the datagram's destination).
         peer: SocketAddr,
         /// Bytes already queued.
         queued: usize,

@@ -12,6 +12,9 @@ pub const DISCOVERY_PORT: u16 = 13400;
 /// The IPv6 all-nodes link-local multicast group testers send identification requests to.
 pub const ALL_NODES_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
 
+/// Default bound on the bytes of datagrams waiting for a UDP socket to take them.
+const DEFAULT_QUEUE_LIMIT: usize = 64 * 1024;
+
 /// How a UDP endpoint is opened.
 #[derive(Clone, Debug)]
 pub struct UdpOptions {
@@ -22,11 +25,13 @@ pub struct UdpOptions {
     pub(crate) policy: HeaderPolicy,
     pub(crate) version: ProtocolVersion,
     pub(crate) answer_nacks: bool,
+    pub(crate) max_queued_bytes: usize,
 }
 
 impl UdpOptions {
     /// Bound to `bind` (port 0 for an ephemeral port), no broadcast, no reuse; headers
-    /// checked with [`HeaderPolicy::udp`]; refused datagrams answered with a NACK.
+    /// checked with [`HeaderPolicy::udp`]; refused datagrams answered with a NACK; at most
+    /// 64 KiB of datagrams queued while the socket cannot take them.
     #[must_use]
     pub fn new(bind: SocketAddr) -> Self {
         Self {
@@ -37,6 +42,7 @@ impl UdpOptions {
             policy: HeaderPolicy::udp(),
             version: ProtocolVersion::default(),
             answer_nacks: true,
+            max_queued_bytes: DEFAULT_QUEUE_LIMIT,
         }
     }
 
@@ -80,6 +86,15 @@ impl UdpOptions {
     #[must_use]
     pub const fn answer_nacks(mut self, on: bool) -> Self {
         self.answer_nacks = on;
+        self
+    }
+
+    /// Bound on the bytes of datagrams queued while the socket cannot take them (it would
+    /// block); sends beyond it fail with [`crate::Error::QueueFull`]. A datagram is queued
+    /// whenever less than this is, so one datagram of any size always fits an empty queue.
+    #[must_use]
+    pub const fn max_queued_bytes(mut self, bytes: usize) -> Self {
+        self.max_queued_bytes = bytes;
         self
     }
 

@@ -221,3 +221,149 @@ fn the_connect_timeout_covers_a_silent_tls_handshake() {
     assert!(started.elapsed() < std::time::Duration::from_millis(700));
     silent.join().unwrap();
 }
+
+/// Reads one DoIP frame's user data from a blocking TLS stream.
+fn read_tls_frame(stream: &mut impl std::io::Read) -> std::io::Result<Vec<u8>> {
+    let mut head = [0u8; 8];
+    stream.read_exact(&mut head)?;
+    let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
+    let mut all = head.to_vec();
+    all.resize(8 + len, 0);
+    stream.read_exact(&mut all[8..])?;
+    Ok(user_data(&doip_proto::Frame::parse(&all).unwrap().0))
+}
+
+type ServerStream = doip_transport::rustls::StreamOwned<
+    doip_transport::rustls::ServerConnection,
+    std::net::TcpStream,
+>;
+
+/// The server side of a TLS handshake on a blocking socket (5 s read timeout).
+fn tls_server_handshake(
+    config: &Arc<doip_transport::rustls::ServerConfig>,
+    tcp: std::net::TcpStream,
+) -> std::io::Result<ServerStream> {
+    tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+    let conn = doip_transport::rustls::ServerConnection::new(config.clone())
+        .map_err(std::io::Error::other)?;
+    let mut stream = doip_transport::rustls::StreamOwned::new(conn, tcp);
+    while stream.conn.is_handshaking() {
+        stream.conn.complete_io(&mut stream.sock)?;
+    }
+    Ok(stream)
+}
+
+/// Connect timers belong to one dial: a connection that reconnects twice is not failed by
+/// the timer of the first reconnect's dial firing while the second reconnect's TLS
+/// handshake is still running (both reconnects are "attempt 1", since the count restarts
+/// after a success).
+#[test]
+fn a_stale_connect_timer_does_not_fail_a_later_reconnect() {
+    use std::time::{Duration, Instant};
+    const TIMEOUT: Duration = Duration::from_millis(1500);
+    const DELAY: Duration = Duration::from_millis(700);
+    let pki = pki();
+    let config = Arc::new(tls::server_config(pki.chain.clone(), pki.key.clone_key()).unwrap());
+    let (l, addr) = listener();
+    let peer = thread::spawn(move || -> std::io::Result<()> {
+        // First connection and first reconnect: handshake, then close.
+        let mut second_accepted = Instant::now();
+        for _ in 0..2 {
+            let (tcp, _) = l.accept()?;
+            second_accepted = Instant::now();
+            let mut stream = tls_server_handshake(&config, tcp)?;
+            stream.conn.send_close_notify();
+            stream.conn.complete_io(&mut stream.sock)?;
+        }
+        // Second reconnect: stay silent until the first reconnect's timer has expired
+        // (its dial came before `second_accepted`), then handshake well within this
+        // dial's own timeout (this dial came at least DELAY after `second_accepted`).
+        let (tcp, _) = l.accept()?;
+        let silent_until = second_accepted + TIMEOUT + Duration::from_millis(200);
+        thread::sleep(silent_until.saturating_duration_since(Instant::now()));
+        let mut stream = tls_server_handshake(&config, tcp)?;
+        assert_eq!(read_tls_frame(&mut stream)?, [1], "the reconnected tester's message");
+        Ok(())
+    });
+    let mut lp = EventLoop::new().unwrap();
+    let options =
+        client(tls::client_config(roots(&pki.ca)).unwrap()).connect_timeout(TIMEOUT).reconnect(
+            doip_transport::ReconnectPolicy { attempts: 5, delay: DELAY, ..Default::default() },
+        );
+    let h = lp.connect(addr, options).unwrap();
+    let mut seen = Vec::new();
+    let until = deadline(20);
+    while seen.iter().filter(|e| matches!(e, Event::Reconnected { .. })).count() < 2 {
+        assert!(Instant::now() < until, "events so far: {seen:?}");
+        lp.poll(Some(Duration::from_millis(100))).unwrap();
+        while let Some(e) = lp.next_event() {
+            assert!(
+                !matches!(e, Event::Disconnected { error: Error::Timeout { .. }, .. }),
+                "a stale timer failed a dial: {e:?} after {seen:?}"
+            );
+            seen.push(e);
+        }
+    }
+    lp.send(h, &diag(TESTER, ECU, vec![1])).unwrap();
+    lp.resume(h).unwrap();
+    let until = deadline(10);
+    while !peer.is_finished() {
+        assert!(Instant::now() < until, "the peer is still waiting");
+        lp.poll(Some(Duration::from_millis(50))).unwrap();
+        while lp.next_event().is_some() {}
+    }
+    peer.join().unwrap().unwrap();
+}
+/// A message an entity sends on an accepted TLS connection before its handshake is done is
+/// written once the handshake completes (it is neither held like a reconnect's messages nor
+/// left waiting for a writability edge).
+#[test]
+fn a_message_sent_during_an_accepted_handshake_is_written_after_it() {
+    let pki = pki();
+    let mut lp = EventLoop::new().unwrap();
+    let addr = serve(&mut lp, &pki);
+    let ca = pki.ca.clone();
+    let client = thread::spawn(move || -> std::io::Result<Vec<u8>> {
+        let tcp = std::net::TcpStream::connect(addr)?;
+        tcp.set_read_timeout(Some(std::time::Duration::from_secs(5)))?;
+        let config = Arc::new(tls::client_config(roots(&ca)).unwrap());
+        let conn =
+            doip_transport::rustls::ClientConnection::new(config, tls::server_name(NAME).unwrap())
+                .unwrap();
+        let mut stream = doip_transport::rustls::StreamOwned::new(conn, tcp);
+        read_tls_frame(&mut stream)
+    });
+    let (event, _) = wait_for(&mut lp, deadline(10), |e| matches!(e, Event::Accepted { .. }));
+    let Event::Accepted { handle, .. } = event else { unreachable!() };
+    lp.send(handle, &diag(ECU, TESTER, vec![0x7E, 0x00])).unwrap();
+    let until = deadline(10);
+    while !client.is_finished() {
+        assert!(std::time::Instant::now() < until, "the client is still waiting");
+        lp.poll(Some(std::time::Duration::from_millis(50))).unwrap();
+        while lp.next_event().is_some() {}
+    }
+    assert_eq!(client.join().unwrap().unwrap(), [0x7E, 0x00]);
+}
+
+/// Messages larger than rustls' send buffer (64 KiB) are written whole in both directions,
+/// also when the socket never reports `WouldBlock` in between.
+#[test]
+fn a_megabyte_travels_both_ways_over_tls() {
+    let pki = pki();
+    let mut lp = EventLoop::new().unwrap();
+    let addr = serve(&mut lp, &pki);
+    let tester = lp.connect(addr, client(tls::client_config(roots(&pki.ca)).unwrap())).unwrap();
+    let big = vec![0xA5; 1 << 20];
+    lp.send(tester, &diag(TESTER, ECU, big.clone())).unwrap();
+    let (event, _) = wait_for(&mut lp, deadline(20), |e| matches!(e, Event::Message { .. }));
+    let Event::Message { handle: entity, frame } = event else { unreachable!() };
+    assert_eq!(user_data(&frame).len(), big.len());
+    lp.send(entity, &diag(ECU, TESTER, big.clone())).unwrap();
+    let (event, _) = wait_for(
+        &mut lp,
+        deadline(20),
+        |e| matches!(e, Event::Message { handle, .. } if *handle == tester),
+    );
+    let Event::Message { frame, .. } = event else { unreachable!() };
+    assert_eq!(user_data(&frame).len(), big.len());
+}
