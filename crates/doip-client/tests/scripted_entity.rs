@@ -18,10 +18,10 @@ use common::{
     script, udp_responder, uds, vin_answer, within,
 };
 use doip_client::{
-    AnnouncementListener, ClientBuilder, Discovery, Error, Message, SessionConfig, Tester,
-    TransportKind, await_vehicle_announcement,
+    AnnouncementListener, ClientBuilder, Discovery, Error, SessionConfig, Tester, TransportKind,
+    await_vehicle_announcement,
 };
-use doip_proto::{DiagnosticNackCode, LogicalAddress};
+use doip_proto::{DiagnosticNackCode, LogicalAddress, Message};
 
 const fn ms(n: u64) -> Duration {
     Duration::from_millis(n)
