@@ -4,16 +4,23 @@
 //! - `uds_round_trip`: TesterPresent 3E 00 → ACK (13 B) + 7E 00 (14 B).
 //! - `flash_16mib`: RequestDownload, 16 MiB of TransferData in 4093-byte blocks, exit; the
 //!   plain side sends frames of the same size stop-and-wait and reads the same 27-byte answers.
+//! - `eight_ecus`, `eight_ecus_1ms`: eight ECUs behind one connection of a [`Tester`], one
+//!   request to each in flight at once vs the same eight one after another; the ECUs answer
+//!   at once, or after 1 ms as real ones take at least.
+//! - `uds_round_trip_loaded`: the round trip while two other threads keep both cores busy:
+//!   busy-polling must back off there and not be slower than the default mode.
 
 use std::hint::black_box;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use doip_client::{Client, ClientBuilder};
+use doip_client::{Client, ClientBuilder, EcuId, Tester};
 use doip_proto::LogicalAddress;
-use doip_sim::{SimConfig, SimHandle, Simulator};
+use doip_sim::{EcuConfig, Faults, SimConfig, SimHandle, Simulator};
 
 const ECU: LogicalAddress = LogicalAddress(0x4011);
 const IMAGE: usize = 16 << 20;
@@ -134,9 +141,114 @@ fn flash(c: &mut Criterion) {
     g.finish();
 }
 
+/// An entity with eight ECUs, 0x4010–0x4017, answering after `delay_ms`.
+fn eight_ecu_sim(delay_ms: u64) -> SimHandle {
+    let mut config = SimConfig::for_tests();
+    config.ecus = (0..8)
+        .map(|i| EcuConfig {
+            name: format!("ecu{i}"),
+            logical_address: format!("{:#06x}", 0x4010 + i),
+            ..EcuConfig::default()
+        })
+        .collect();
+    config.faults = Faults { response_delay_ms: delay_ms, ..Faults::default() };
+    Simulator::new(&config).expect("simulator").spawn().expect("thread")
+}
+
+/// Polls `tester` until `id` has its result.
+fn wait(tester: &mut Tester, id: EcuId) -> Vec<u8> {
+    loop {
+        if let Some(result) = tester.take_result(id) {
+            return result.expect("answer");
+        }
+        tester.poll(Duration::from_secs(1)).expect("poll");
+    }
+}
+
+fn eight_ecus(c: &mut Criterion) {
+    for (group, delay) in [("eight_ecus", 0), ("eight_ecus_1ms", 1)] {
+        let sim = eight_ecu_sim(delay);
+        let mut tester = Tester::new(LogicalAddress(0x0E00)).expect("tester");
+        let ids: Vec<EcuId> =
+            (0..8).map(|i| tester.add(sim.tcp, LogicalAddress(0x4010 + i)).expect("add")).collect();
+        assert!(tester.connect_all(Duration::from_secs(5)).expect("connect").is_empty());
+        let request = [0x22, 0xF1, 0x90];
+        let timeout = Duration::from_secs(5);
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(8));
+        g.bench_function("concurrent", |b| {
+            b.iter(|| {
+                for &id in &ids {
+                    tester.start_request(id, &request, timeout).expect("start");
+                }
+                for &id in &ids {
+                    black_box(wait(&mut tester, id));
+                }
+            });
+        });
+        g.bench_function("sequential", |b| {
+            b.iter(|| {
+                for &id in &ids {
+                    tester.start_request(id, &request, timeout).expect("start");
+                    black_box(wait(&mut tester, id));
+                }
+            });
+        });
+        g.finish();
+    }
+}
+
+/// Two threads spinning until dropped: both cores of a CI machine busy.
+struct Load(Arc<AtomicBool>, Vec<std::thread::JoinHandle<()>>);
+
+impl Load {
+    fn start(threads: usize) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let handles = (0..threads)
+            .map(|_| {
+                let stop = stop.clone();
+                std::thread::spawn(move || {
+                    let mut x = 0u64;
+                    while !stop.load(Ordering::Relaxed) {
+                        x = black_box(x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1));
+                    }
+                })
+            })
+            .collect();
+        Self(stop, handles)
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+        for h in self.1.drain(..) {
+            let _ = h.join();
+        }
+    }
+}
+
+fn loaded_round_trips(c: &mut Criterion) {
+    let sim = sim();
+    let mut g = c.benchmark_group("uds_round_trip_loaded");
+    g.throughput(Throughput::Elements(1));
+    let modes: [(&str, Mode); 2] = [
+        ("doip_client", |b| b),
+        ("doip_client_busy_poll", |b| b.busy_poll(Duration::from_millis(1))),
+    ];
+    let _load = Load::start(2);
+    for (name, tweak) in modes {
+        let mut client = client(&sim, tweak);
+        g.bench_function(name, |b| {
+            b.iter(|| black_box(client.request(ECU, &[0x3E, 0x00]).expect("answer")));
+        });
+    }
+    g.finish();
+}
+
 criterion_group! {
     name = uds;
     config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(4));
-    targets = round_trips, flash
+    targets = round_trips, flash, eight_ecus, loaded_round_trips
 }
 criterion_main!(uds);

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Instant;
 
-use doip_proto::{Frame, HeaderPolicy};
+use doip_proto::HeaderPolicy;
 use doip_transport::{ConnectOptions, Event, EventLoop, Handle, SendId, TlsClient, UdpOptions};
 
 use crate::session::{RequestId, Session, Transmit};
@@ -128,7 +128,7 @@ impl Wire {
                     }
                 }
                 Transmit::Udp { to, bytes, request } => {
-                    match (self.send_datagram(event_loop, to, &bytes), request) {
+                    match (self.send_datagram(event_loop, to, bytes), request) {
                         (Ok(()), Some(request)) => self.session.handle_sent(now, request),
                         (Ok(()), None) => {}
                         (Err(e), request) => self.session.handle_send_error(now, request, &e),
@@ -155,7 +155,7 @@ impl Wire {
         &mut self,
         event_loop: &mut EventLoop,
         to: SocketAddr,
-        bytes: &[u8],
+        bytes: Vec<u8>,
     ) -> Result<(), doip_transport::Error> {
         let handle = if let Some(h) = self.udp {
             h
@@ -172,8 +172,7 @@ impl Wire {
             self.udp = Some(h);
             h
         };
-        let (frame, _) = Frame::parse(bytes).map_err(doip_transport::Error::Encode)?;
-        event_loop.send_to_with_version(handle, to, frame.header.version, &frame.message)
+        event_loop.send_to_raw(handle, to, bytes)
     }
 
     /// Closes both endpoints.

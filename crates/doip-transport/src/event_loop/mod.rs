@@ -342,6 +342,18 @@ impl EventLoop {
         udp.send_to(to, bytes)
     }
 
+    /// Sends one datagram of bytes exactly as given (a whole DoIP frame, already encoded).
+    ///
+    /// # Errors
+    /// As [`EventLoop::send_to`].
+    pub fn send_to_raw(&mut self, handle: Handle, to: SocketAddr, bytes: Vec<u8>) -> Result<()> {
+        let Some(Endpoint::Udp(udp)) = self.endpoints.get_mut(&handle.0) else {
+            return Err(self.wrong_or_unknown(handle));
+        };
+        log::debug!("{handle} send {} bytes to {to}", bytes.len());
+        udp.send_to(to, bytes)
+    }
+
     fn wrong_or_unknown(&self, handle: Handle) -> Error {
         if self.endpoints.contains_key(&handle.0) {
             Error::WrongEndpoint(handle)
