@@ -307,18 +307,34 @@ impl Connection {
         self.queue.front().map(|o| &o.bytes[self.written..])
     }
 
-    /// Marks `n` bytes of [`Connection::pending_output`] as written.
-    pub fn consume_output(&mut self, n: usize) {
-        let Some(front) = self.queue.front() else { return };
-        let n = n.min(front.bytes.len() - self.written);
-        self.written += n;
-        self.queued_bytes -= n;
-        if front.id.is_none() {
-            self.answer_bytes -= n;
+    /// Fills `slices` with the unwritten output, oldest first (the front message's unwritten
+    /// part, then whole messages), for one vectored write; returns how many were filled.
+    pub fn pending_slices<'a>(&'a self, slices: &mut [io::IoSlice<'a>]) -> usize {
+        let mut filled = 0;
+        for (slot, (i, o)) in slices.iter_mut().zip(self.queue.iter().enumerate()) {
+            let start = if i == 0 { self.written } else { 0 };
+            *slot = io::IoSlice::new(&o.bytes[start..]);
+            filled += 1;
         }
-        if self.written >= front.bytes.len() {
-            self.queue.pop_front();
-            self.written = 0;
+        filled
+    }
+
+    /// Marks `n` bytes of the queued output as written, oldest first (across messages, as a
+    /// vectored write may take several); more than is queued is ignored.
+    pub fn consume_output(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.queue.front() else { return };
+            let taken = n.min(front.bytes.len() - self.written);
+            n -= taken;
+            self.written += taken;
+            self.queued_bytes -= taken;
+            if front.id.is_none() {
+                self.answer_bytes -= taken;
+            }
+            if self.written >= front.bytes.len() {
+                self.queue.pop_front();
+                self.written = 0;
+            }
         }
     }
 

@@ -4,9 +4,10 @@
 //! Both modes run the same loop the same way. In the background mode a thread polls the loop
 //! while the caller is idle and gives every event to the handler; a call takes loop and
 //! handler over (the thread steps aside until the call ends), so a waiting caller is woken by
-//! the socket directly, with no hand-off between threads. After a call the thread leaves the
-//! loop alone for at most [`LINGER`], so back-to-back calls find it free; it never leaves it
-//! longer, so alive checks are answered within a few milliseconds whatever the caller does.
+//! the socket directly, with no hand-off between threads. A call never wakes the thread: the
+//! thread looks every [`LINGER`] whether the loop is free and has been for [`LINGER`], so
+//! back-to-back calls find it free, and an idle loop is polled again within a few
+//! milliseconds whatever the caller does (alive checks are answered at all times).
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -84,9 +85,8 @@ struct Shared<H> {
     /// When the last call handed the loop back.
     released_at: Mutex<Instant>,
     gate: Mutex<()>,
-    /// Signalled when a caller hands the loop back.
-    released: Condvar,
-    /// Signalled on shutdown only, so a lingering thread is not woken by every call.
+    /// Signalled on shutdown only: the thread is never woken by a call (waking a thread is a
+    /// system call and a context switch per call); it looks again every [`LINGER`] instead.
     stopping: Condvar,
     stop: AtomicBool,
 }
@@ -100,9 +100,7 @@ struct Held<'a, H> {
 impl<H> Drop for Held<'_, H> {
     fn drop(&mut self) {
         *lock(&self.shared.released_at) = Instant::now();
-        let _gate = lock(&self.shared.gate);
         self.shared.wanted.store(false, Ordering::SeqCst);
-        self.shared.released.notify_all();
     }
 }
 
@@ -132,6 +130,10 @@ enum Mode<H> {
     Inline(Box<Core<H>>),
     Background(Background<H>),
 }
+
+/// A gap between two polls of a spin longer than this means the spinning thread was
+/// descheduled (a poll and a yield take a few microseconds).
+const PREEMPTED: Duration = Duration::from_micros(100);
 
 /// Busy-polling that backs off when it does not pay: on a loaded machine spinning takes the
 /// core the peer needs, so a spin that ends in a sleep anyway halves the next one.
@@ -232,7 +234,6 @@ impl<H: Handler> LoopDriver<H> {
             polling: AtomicBool::new(false),
             released_at: Mutex::new(Instant::now()),
             gate: Mutex::new(()),
-            released: Condvar::new(),
             stopping: Condvar::new(),
             stop: AtomicBool::new(false),
         });
@@ -317,23 +318,24 @@ impl<H: Handler> LoopDriver<H> {
             if !budget.is_zero() {
                 let spin_until = now.checked_add(budget).unwrap_or(now);
                 let spin_until = deadline.map_or(spin_until, |d| d.min(spin_until));
+                let mut last = now;
                 loop {
-                    if core.turn(Some(Duration::ZERO))? > 0 {
-                        if let Some(r) = check(&mut core.event_loop, &mut core.handler) {
-                            spin.paid_off();
-                            return Ok(Some(r));
-                        }
-                    } else {
-                        std::thread::yield_now();
+                    if core.turn(Some(Duration::ZERO))? > 0
+                        && let Some(r) = check(&mut core.event_loop, &mut core.handler)
+                    {
+                        spin.paid_off();
+                        return Ok(Some(r));
                     }
-                    if Instant::now() >= spin_until {
+                    std::thread::yield_now();
+                    let now = Instant::now();
+                    // A gap between two polls means the thread lost its core: the machine is
+                    // busy, and spinning only takes time from the peer. Sleep instead.
+                    if now >= spin_until || now.saturating_duration_since(last) > PREEMPTED {
                         break;
                     }
+                    last = now;
                 }
                 spin.missed();
-                if let Some(r) = check(&mut core.event_loop, &mut core.handler) {
-                    return Ok(Some(r));
-                }
             }
             let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
             core.turn(timeout)?;
@@ -348,7 +350,6 @@ impl<H: Handler> Drop for LoopDriver<H> {
             let _ = bg.waker.wake();
             {
                 let _gate = lock(&bg.shared.gate);
-                bg.shared.released.notify_all();
                 bg.shared.stopping.notify_all();
             }
             if let Some(thread) = bg.thread.take() {
@@ -361,20 +362,14 @@ impl<H: Handler> Drop for LoopDriver<H> {
 /// The background thread: turns the loop whenever no caller has held it for [`LINGER`].
 fn run_background<H: Handler>(shared: &Shared<H>) {
     while !shared.stop.load(Ordering::SeqCst) {
-        if shared.wanted.load(Ordering::SeqCst) {
-            // A caller holds the loop (and polls it): sleep until it hands the loop back.
-            let gate = lock(&shared.gate);
-            let _unused = shared
-                .released
-                .wait_while(gate, |()| {
-                    shared.wanted.load(Ordering::SeqCst) && !shared.stop.load(Ordering::SeqCst)
-                })
-                .unwrap_or_else(PoisonError::into_inner);
-            continue;
-        }
-        let idle_for = lock(&shared.released_at).elapsed();
+        // A caller holds the loop (and polls it), or just handed it back and is likely to come
+        // back at once: look again later.
+        let idle_for = if shared.wanted.load(Ordering::SeqCst) {
+            Duration::ZERO
+        } else {
+            lock(&shared.released_at).elapsed()
+        };
         if idle_for < LINGER {
-            // Leave the loop to a caller that is likely to come back at once.
             let gate = lock(&shared.gate);
             let _unused = shared
                 .stopping

@@ -206,14 +206,27 @@ pub(super) fn read_tls(
     }
 }
 
+/// Messages gathered into one vectored write.
+const WRITE_SLICES: usize = 16;
+
 pub(super) fn write_plain(
     conn: &mut Connection,
     socket: &mut TcpStream,
     chunk: Option<usize>,
 ) -> io::Result<()> {
-    while let Some(bytes) = conn.pending_output() {
-        let bytes = &bytes[..chunk.map_or(bytes.len(), |c| c.min(bytes.len()))];
-        match socket.write(bytes) {
+    loop {
+        // Everything queued in one vectored write (an ACK and the answer leave together),
+        // unless writes are cut into chunks (fault injection).
+        let written = {
+            let mut slices = [io::IoSlice::new(&[]); WRITE_SLICES];
+            let filled = conn.pending_slices(&mut slices);
+            match (filled, chunk) {
+                (0, _) => return Ok(()),
+                (_, None) => socket.write_vectored(&slices[..filled]),
+                (_, Some(c)) => socket.write(&slices[0][..c.min(slices[0].len())]),
+            }
+        };
+        match written {
             Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
             Ok(n) => conn.consume_output(n),
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
@@ -221,7 +234,6 @@ pub(super) fn write_plain(
             Err(e) => return Err(e),
         }
     }
-    Ok(())
 }
 
 /// Moves queued plaintext into rustls and its records to the socket, until the queue is
