@@ -66,10 +66,12 @@ pub(crate) struct Conn {
     /// UDP_DISCOVERY port of the entity.
     #[arg(long, default_value_t = 13400)]
     pub(crate) udp_port: u16,
-    /// DoIP over TLS.
+    /// DoIP over TLS, verifying the entity's certificate against the platform's trusted roots
+    /// (or --ca, or --insecure-test-bench).
     #[arg(long)]
     pub(crate) tls: bool,
-    /// PEM file of the certificate authorities the entity's certificate must chain to.
+    /// PEM file of the certificate authorities the entity's certificate must chain to
+    /// (instead of the platform's).
     #[arg(long, requires = "tls")]
     pub(crate) ca: Option<PathBuf>,
     /// Accept any certificate (self-signed test benches only: no protection from impostors).

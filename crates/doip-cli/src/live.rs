@@ -32,14 +32,7 @@ fn tls(conn: &Conn, ip: IpAddr) -> Result<Option<TlsClient>, Failure> {
     let tls_error = |e: &dyn std::fmt::Display| Failure::new(Failure::IO, format!("TLS: {e}"));
     let config = if conn.insecure_test_bench {
         doip_transport::tls::insecure_test_bench_client_config().map_err(|e| tls_error(&e))?
-    } else {
-        let Some(ca) = &conn.ca else {
-            return Err(Failure::new(
-                Failure::USAGE,
-                "--tls needs --ca FILE (the authorities the entity's certificate chains to) \
-                 or --insecure-test-bench",
-            ));
-        };
+    } else if let Some(ca) = &conn.ca {
         let mut roots = rustls::RootCertStore::empty();
         let certs = CertificateDer::pem_file_iter(ca)
             .and_then(Iterator::collect::<Result<Vec<_>, _>>)
@@ -54,6 +47,8 @@ fn tls(conn: &Conn, ip: IpAddr) -> Result<Option<TlsClient>, Failure> {
             roots.add(cert).map_err(|e| tls_error(&format!("{}: {e}", ca.display())))?;
         }
         doip_transport::tls::client_config(roots).map_err(|e| tls_error(&e))?
+    } else {
+        doip_transport::tls::platform_client_config().map_err(|e| tls_error(&e))?
     };
     let name = conn.server_name.clone().unwrap_or_else(|| ip.to_string());
     let server_name = doip_transport::tls::server_name(&name)

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
-use doip_client::{ClientBuilder, Discovery, Error, TransportKind};
+use doip_client::{ClientBuilder, Discovery, Error, TlsClient, TransportKind};
 use doip_proto::{
     ActivationType, DiagnosticNackCode, LogicalAddress, Message, NodeType, PayloadType, PowerMode,
     ProtocolVersion, RoutingActivationRequest, RoutingActivationResponseCode as Code,
@@ -302,7 +302,6 @@ fn connect_errors_are_typed() {
 
 #[test]
 fn tls_with_a_generated_certificate() {
-    use std::sync::Arc;
     let key = rcgen::KeyPair::generate().unwrap();
     let cert = rcgen::CertificateParams::new(vec!["ecu.doip.test".to_owned()])
         .unwrap()
@@ -316,27 +315,27 @@ fn tls_with_a_generated_certificate() {
     config.tls =
         Some(doip_sim::TlsFiles { cert: dir.join("cert.pem"), key: dir.join("key.pem"), port: 0 });
     let sim = start(&config);
-    let mut roots = doip_transport::rustls::RootCertStore::empty();
+    let mut roots = doip_client::doip_transport::rustls::RootCertStore::empty();
     roots.add(cert.der().clone()).unwrap();
-    let tls = doip_transport::TlsClient {
-        config: Arc::new(doip_transport::tls::client_config(roots).unwrap()),
-        server_name: doip_transport::tls::server_name("ecu.doip.test").unwrap(),
-    };
+    let tls = TlsClient::with_roots(roots, "ecu.doip.test").unwrap();
     let tls_port = sim.tls.unwrap().port();
     let mut client = builder(&sim, ENGINE).tcp_port(tls_port).tls(tls).connect().unwrap();
     assert_eq!(client.request(ENGINE, &[0x22, 0xF1, 0x90]).unwrap(), vin_answer());
-    // The verified default refuses a certificate it cannot chain to a root.
-    let other = doip_transport::TlsClient {
-        config: Arc::new(
-            doip_transport::tls::client_config(doip_transport::rustls::RootCertStore::empty())
-                .unwrap(),
-        ),
-        server_name: doip_transport::tls::server_name("ecu.doip.test").unwrap(),
-    };
-    assert!(matches!(
-        builder(&sim, ENGINE).tcp_port(tls_port).tls(other).connect(),
-        Err(Error::Transport(doip_transport::Error::Tls { .. }))
-    ));
+    // The verified defaults refuse a certificate they cannot chain to a root: no roots, or
+    // the platform's (doipclient's use_secure=True), which do not know this self-signed one.
+    let empty = doip_client::doip_transport::rustls::RootCertStore::empty();
+    let platform = TlsClient::platform("ecu.doip.test").unwrap();
+    for other in [TlsClient::with_roots(empty, "ecu.doip.test").unwrap(), platform] {
+        assert!(matches!(
+            builder(&sim, ENGINE).tcp_port(tls_port).tls(other).connect(),
+            Err(Error::Transport(doip_transport::Error::Tls { .. }))
+        ));
+    }
+    // The test-bench configuration takes it (once the first client freed tester 0x0E00).
+    drop(client);
+    let bench = TlsClient::insecure_test_bench("ecu.doip.test").unwrap();
+    let mut client = builder(&sim, ENGINE).tcp_port(tls_port).tls(bench).connect().unwrap();
+    assert_eq!(client.request(ENGINE, &[0x3E, 0x00]).unwrap(), [0x7E, 0x00]);
     let _ = std::fs::remove_dir_all(&dir);
 }
 

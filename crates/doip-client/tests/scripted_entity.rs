@@ -607,3 +607,25 @@ fn tester_ecus_behind_one_entity_answered_in_reverse_order_each_get_their_own_an
     assert_eq!(entity.accepted(), 1);
     entity.assert_script_ok();
 }
+
+/// doipclient's `client_ip_address` binds the UDP socket as well as the TCP one: both
+/// requests leave from that address.
+#[test]
+fn client_ip_address_binds_tcp_and_udp() {
+    let entity = Entity::start(vec![activate()]);
+    let udp = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let udp_port = udp.local_addr().unwrap().port();
+    let seen = std::thread::spawn(move || {
+        let mut buf = [0u8; 1500];
+        let (_, from) = udp.recv_from(&mut buf).unwrap();
+        udp.send_to(&entity_status(), from).unwrap();
+        from
+    });
+    let local: std::net::IpAddr = "127.0.0.2".parse().unwrap();
+    let mut client =
+        builder(&entity).udp_port(udp_port).client_ip_address(local).connect().unwrap();
+    client.request_entity_status().unwrap();
+    assert_eq!(seen.join().unwrap().ip(), local, "the UDP request's source");
+    assert_eq!(entity.peers()[0].ip(), local, "the TCP connection's source");
+}

@@ -1,7 +1,9 @@
 //! rustls configuration for DoIP over TLS (ISO 13400-2:2019, port 3496).
 //!
-//! The default client configuration verifies the entity's certificate against roots the
-//! caller provides. Accepting any certificate is possible only through the clearly named
+//! Three client configurations: [`platform_client_config`] verifies the entity's certificate
+//! against the platform's trusted roots (doipclient's `use_secure=True`);
+//! [`client_config`] against roots the caller provides (an OEM's PKI); accepting any
+//! certificate is possible only through the clearly named
 //! [`insecure_test_bench_client_config`], for benches whose ECUs have self-signed
 //! certificates. Key logging (for Wireshark) is off unless the caller enables it.
 
@@ -36,6 +38,30 @@ pub fn client_config(roots: RootCertStore) -> Result<ClientConfig, rustls::Error
         .with_safe_default_protocol_versions()?
         .with_root_certificates(roots)
         .with_no_client_auth())
+}
+
+/// A client configuration that verifies the server against the platform's trusted roots (the
+/// operating system's certificate store, as Python's `ssl.create_default_context()` does).
+///
+/// # Errors
+/// `rustls::Error::General` when the platform has no usable root certificate.
+pub fn platform_client_config() -> Result<ClientConfig, rustls::Error> {
+    let found = rustls_native_certs::load_native_certs();
+    for e in &found.errors {
+        log::debug!("platform root certificates: {e}");
+    }
+    let mut roots = RootCertStore::empty();
+    let (added, ignored) = roots.add_parsable_certificates(found.certs);
+    if ignored > 0 {
+        log::debug!("{ignored} platform root certificates could not be used");
+    }
+    if added == 0 {
+        return Err(rustls::Error::General(format!(
+            "no trusted root certificates found on this platform ({} errors)",
+            found.errors.len()
+        )));
+    }
+    client_config(roots)
 }
 
 /// A client configuration that accepts **any** server certificate (handshake signatures are

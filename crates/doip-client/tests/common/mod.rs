@@ -180,6 +180,7 @@ struct Shared {
     received: Vec<Received>,
     failures: Vec<String>,
     accepted: usize,
+    peers: Vec<SocketAddr>,
 }
 
 /// One accepted connection, as a script step sees it.
@@ -296,7 +297,11 @@ impl Entity {
                 stream.set_nonblocking(false).unwrap();
                 stream.set_nodelay(true).unwrap();
                 stream.set_write_timeout(Some(PATIENCE)).unwrap();
-                state.lock().unwrap().accepted += 1;
+                {
+                    let mut state = state.lock().unwrap();
+                    state.accepted += 1;
+                    state.peers.extend(stream.peer_addr().ok());
+                }
                 let shared = state.clone();
                 thread::spawn(move || {
                     let mut conn = Conn { stream, index, buf: Vec::new(), shared };
@@ -325,6 +330,11 @@ impl Entity {
     /// How many frames of `payload_type` arrived.
     pub(crate) fn count(&self, payload_type: u16) -> usize {
         self.received().iter().filter(|r| r.payload_type == payload_type).count()
+    }
+
+    /// Where each accepted connection came from.
+    pub(crate) fn peers(&self) -> Vec<SocketAddr> {
+        self.shared.lock().unwrap().peers.clone()
     }
 
     /// How many connections were accepted.

@@ -63,6 +63,48 @@ pub struct TlsClient {
     pub server_name: ServerName<'static>,
 }
 
+impl TlsClient {
+    /// `config`, checking certificates for `server_name`.
+    #[must_use]
+    pub const fn new(config: Arc<ClientConfig>, server_name: ServerName<'static>) -> Self {
+        Self { config, server_name }
+    }
+
+    /// Verified against the platform's trusted roots, for `server_name` (a DNS name, or the
+    /// entity's IP address as text): doipclient's `use_secure=True`.
+    ///
+    /// # Errors
+    /// No platform roots, or a `server_name` that is neither a DNS name nor an IP address.
+    pub fn platform(server_name: &str) -> Result<Self, rustls::Error> {
+        Ok(Self::new(Arc::new(crate::tls::platform_client_config()?), name(server_name)?))
+    }
+
+    /// Verified against `roots` (e.g. the OEM's certificate authority), for `server_name`.
+    ///
+    /// # Errors
+    /// As [`TlsClient::platform`].
+    pub fn with_roots(
+        roots: rustls::RootCertStore,
+        server_name: &str,
+    ) -> Result<Self, rustls::Error> {
+        Ok(Self::new(Arc::new(crate::tls::client_config(roots)?), name(server_name)?))
+    }
+
+    /// Accepting **any** certificate (see [`crate::tls::insecure_test_bench_client_config`]).
+    ///
+    /// # Errors
+    /// As [`TlsClient::platform`].
+    pub fn insecure_test_bench(server_name: &str) -> Result<Self, rustls::Error> {
+        let config = crate::tls::insecure_test_bench_client_config()?;
+        Ok(Self::new(Arc::new(config), name(server_name)?))
+    }
+}
+
+fn name(server_name: &str) -> Result<ServerName<'static>, rustls::Error> {
+    crate::tls::server_name(server_name)
+        .map_err(|e| rustls::Error::General(format!("server name {server_name:?}: {e}")))
+}
+
 /// What every TCP connection of an endpoint shares: the version it sends, the policy its
 /// received headers are checked with, and the bound on its send queue.
 #[derive(Clone, Debug)]
