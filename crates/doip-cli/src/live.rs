@@ -162,7 +162,8 @@ pub(crate) fn listen(a: &ListenArgs) -> Result<(), Failure> {
     if !a.json {
         println!("{ENTITY_HEADER}");
     }
-    let deadline = a.timeout.map(|t| Instant::now() + t);
+    // A timeout too large for the clock is no deadline.
+    let deadline = a.timeout.and_then(|t| Instant::now().checked_add(t));
     let mut seen = 0;
     while a.count.is_none_or(|n| seen < n) {
         let wait = deadline

@@ -3,7 +3,7 @@
 //! sequences and the end of an ECU reset.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use doip_proto::{AliveCheckRequest, LogicalAddress, Message};
 use doip_transport::Handle;
@@ -38,7 +38,7 @@ impl Simulator {
         let id = self.next_timer;
         self.next_timer += 1;
         self.timers.insert(id, timer);
-        self.lp.set_timer(None, Instant::now() + delay, id);
+        self.lp.set_timer_after(None, delay, id);
     }
 
     pub(super) fn timer(&mut self, timer: Timer) {
