@@ -189,10 +189,13 @@ impl ClientBuilder {
         self
     }
 
-    /// Every session setting at once (see [`SessionConfig`]); its peer addresses are
-    /// replaced by the builder's.
+    /// Every session setting at once (see [`SessionConfig`]): replaces the activation,
+    /// timing, reconnect and bound settings made so far (call it first, then the setters
+    /// you want on top). The entity's addresses and the TLS choice stay the builder's.
     #[must_use]
-    pub fn session_config(mut self, config: SessionConfig) -> Self {
+    pub fn session_config(mut self, mut config: SessionConfig) -> Self {
+        config.tls = self.session.tls;
+        config.tls_fallback = self.session.tls_fallback;
         self.session = config;
         self
     }
@@ -334,18 +337,14 @@ impl Client {
 
     /// Starts `request` and waits until it is done.
     fn run(&mut self, request: Request) -> Result<Outcome> {
-        let retrying = self.settings.session.auto_reconnect;
-        let now = Instant::now();
         let id = self.driver.call(|event_loop, core| {
-            if retrying {
-                // A close the peer sent while we were away is seen before sending, so the
-                // request goes on a new connection instead of into a dead one.
-                let _ = event_loop.poll(Some(Duration::ZERO));
-                while let Some(event) = event_loop.next_event() {
-                    core.on_event(event_loop, event);
-                }
+            // What arrived while the caller was away (a close, say) reaches the session
+            // before the request does.
+            event_loop.poll(Some(Duration::ZERO))?;
+            while let Some(event) = event_loop.next_event() {
+                core.on_event(event_loop, event);
             }
-            let id = core.wire.session.start(now, request)?;
+            let id = core.wire.session.start(Instant::now(), request)?;
             core.wire.flush(event_loop);
             core.collect();
             Ok::<_, Error>(id)
@@ -634,13 +633,14 @@ impl Client {
         Ok(self.driver.call(|_, core| core.wire.session.clear_unsolicited())?)
     }
 
-    /// How many requests were waiting to be sent (always 0 between calls of a blocking
-    /// client: each call sends its request); kept for doipclient parity.
+    /// Drops every request not yet sent and returns how many (doipclient's
+    /// `empty_txqueue`). A blocking client sends each call's request before the call
+    /// returns, so between calls this is 0.
     ///
     /// # Errors
     /// When the background loop is gone.
     pub fn empty_txqueue(&mut self) -> Result<usize> {
-        Ok(self.driver.call(|_, core| core.wire.session.requests_open())?)
+        Ok(self.driver.call(|_, core| core.wire.session.cancel_waiting(Instant::now()))?)
     }
 
     /// Closes the connection (also done on drop).

@@ -14,7 +14,8 @@ use crate::session::Deadline;
 use crate::{Error, Result};
 
 /// The index of a network interface given by name (`eth0`) or as a number (`2`), for IPv6
-/// multicast (doipclient's `source_interface`). Names are looked up in `/sys/class/net`.
+/// multicast (doipclient's `source_interface`). Names are looked up in `/sys/class/net`
+/// (Linux); elsewhere give the index.
 ///
 /// # Errors
 /// [`Error::UnknownInterface`] when this host has no such interface.
@@ -118,7 +119,8 @@ impl Discovery {
     }
 
     /// Sends the request and returns every entity that answered within the timeout, one
-    /// entry per EID (the first answer wins), sorted by address.
+    /// entry per EID (the first answer wins; at most [`Discovery::MAX_ENTITIES`]), sorted by
+    /// address.
     ///
     /// # Errors
     /// Socket errors; no answer is an empty list.
@@ -137,7 +139,11 @@ impl Discovery {
         })
     }
 
+    /// The most entities one discovery keeps (a flood of invented EIDs stops growing here).
+    pub const MAX_ENTITIES: usize = 4096;
+
     fn collect(&self, most: usize) -> Result<Vec<Entity>> {
+        let most = most.min(Self::MAX_ENTITIES);
         let mut lp = EventLoop::new()?;
         let any: SocketAddr = if self.destination.is_ipv4() {
             (Ipv4Addr::UNSPECIFIED, 0).into()

@@ -46,9 +46,9 @@ pub use tester::{EcuId, Tester};
 // What the API takes and returns, so that a tester needs this one dependency.
 pub use doip_proto::{
     ActivationType, AliveCheckResponse, DiagnosticNackCode, DiagnosticPowerModeResponse, Eid,
-    EntityStatusResponse, Frame, Gid, LogicalAddress, Message, NodeType, PayloadType, PowerMode,
-    ProtocolVersion, RoutingActivationResponse, RoutingActivationResponseCode, VehicleAnnouncement,
-    Vin,
+    EntityStatusResponse, Frame, GenericNackCode, Gid, LogicalAddress, Message, NodeType,
+    PayloadType, PowerMode, ProtocolVersion, RoutingActivationResponse,
+    RoutingActivationResponseCode, VehicleAnnouncement, Vin,
 };
 pub use doip_transport::{TlsClient, tls};
 #[cfg(feature = "ecu-diagnostics")]

@@ -22,19 +22,11 @@ use crate::{Error, Result};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct EcuId(usize);
 
-/// Where an entity's connection stands.
-#[derive(Debug)]
-enum LinkState {
-    Connecting,
-    Ready,
-    Failed(String),
-}
-
-/// One entity: its wire and connection state.
+/// One entity: its wire, and why its first connection failed, if it did.
 #[derive(Debug)]
 struct Link {
     wire: Wire,
-    state: LinkState,
+    failed: Option<String>,
     /// The ECU waiting for each request in flight.
     requests: HashMap<RequestId, EcuId>,
 }
@@ -107,9 +99,9 @@ impl Tester {
             wire.session.start(Instant::now(), Request::connect())?;
             wire.flush(&mut self.lp);
             let i = self.links.len();
-            self.links.push(Link { wire, state: LinkState::Connecting, requests: HashMap::new() });
+            self.links.push(Link { wire, failed: None, requests: HashMap::new() });
             self.by_entity.insert(entity, i);
-            self.sync(i);
+            self.settle(i);
             i
         };
         self.ecus.push(Ecu { link, address: ecu, busy: false, result: None });
@@ -125,21 +117,22 @@ impl Tester {
             .is_some_and(|l| l.wire.session.is_ready())
     }
 
-    /// Sends `payload` to the ECU; its answer becomes available through
-    /// [`Tester::take_result`] after [`Tester::poll`]s. `timeout` caps the whole exchange
-    /// (any `Duration`; `Duration::MAX` leaves only the session's own timers).
+    /// Sends `payload` to the ECU (once its connection is up); its answer becomes available
+    /// through [`Tester::take_result`] after [`Tester::poll`]s. `timeout` caps the whole
+    /// exchange (any `Duration`; `Duration::MAX` leaves only the session's own timers). Each
+    /// ECU has one result slot: one request per ECU id at a time.
     ///
     /// # Errors
-    /// Unknown id, connection not ready, a request already in flight, or the session's
-    /// refusal.
+    /// Unknown id, [`Error::TooManyRequests`] while the ECU's last result is outstanding, or
+    /// the session's refusal.
     pub fn start_request(&mut self, id: EcuId, payload: &[u8], timeout: Duration) -> Result<()> {
         let Some(ecu) = self.ecus.get_mut(id.0) else { return Err(Error::UnknownSession(id.0)) };
         let Some(link) = self.links.get_mut(ecu.link) else {
             return Err(Error::UnknownSession(id.0));
         };
-        let peer = link.wire.session.config().peer;
-        if !link.wire.session.is_ready() || ecu.busy {
-            return Err(Error::Transport(doip_transport::Error::NotConnected { peer }));
+        if ecu.busy {
+            let peer = link.wire.session.config().peer;
+            return Err(Error::TooManyRequests { peer, limit: 1 });
         }
         let request = Request::uds(ecu.address, payload).timeout(timeout);
         let request = link.wire.session.start(Instant::now(), request)?;
@@ -148,7 +141,7 @@ impl Tester {
         ecu.result = None;
         let i = ecu.link;
         self.links[i].wire.flush(&mut self.lp);
-        self.collect(i);
+        self.settle(i);
         Ok(())
     }
 
@@ -170,18 +163,23 @@ impl Tester {
         while let Some(event) = self.lp.next_event() {
             let Some(&i) = event.handle().and_then(|h| self.by_handle.get(&h)) else { continue };
             self.links[i].wire.on_event(&mut self.lp, event);
-            self.sync(i);
-            self.collect(i);
+            self.settle(i);
         }
         let now = Instant::now();
         for i in 0..self.links.len() {
             if self.links[i].wire.session.poll_timeout().is_some_and(|at| at <= now) {
                 self.links[i].wire.on_timeout(&mut self.lp, now);
-                self.sync(i);
-                self.collect(i);
+                self.settle(i);
             }
         }
         Ok(())
+    }
+
+    /// After link `i`'s wire did something: its connection in the handle map, its session's
+    /// events applied.
+    fn settle(&mut self, i: usize) {
+        self.sync(i);
+        self.collect(i);
     }
 
     /// Keeps the handle map in step with link `i`'s connection.
@@ -209,12 +207,7 @@ impl Tester {
                         e.result = Some(answer);
                     }
                 }
-                None => {
-                    link.state = match result {
-                        Ok(_) => LinkState::Ready,
-                        Err(e) => LinkState::Failed(e.to_string()),
-                    };
-                }
+                None => link.failed = result.err().map(|e| e.to_string()),
             }
         }
     }
@@ -226,9 +219,8 @@ impl Tester {
     /// When the OS poll fails.
     pub fn connect_all(&mut self, timeout: Duration) -> Result<Vec<(EcuId, String)>> {
         let deadline = Deadline::after(Instant::now(), timeout);
-        while !deadline.passed(Instant::now())
-            && self.links.iter().any(|l| matches!(l.state, LinkState::Connecting))
-        {
+        let connecting = |l: &Link| l.failed.is_none() && !l.wire.session.is_ready();
+        while !deadline.passed(Instant::now()) && self.links.iter().any(connecting) {
             let left = deadline.remaining(Instant::now()).unwrap_or(Duration::MAX);
             self.poll(left.min(Duration::from_millis(50)))?;
         }
@@ -236,9 +228,9 @@ impl Tester {
             .ecus
             .iter()
             .enumerate()
-            .filter_map(|(i, e)| match self.links.get(e.link).map(|l| &l.state) {
-                Some(LinkState::Ready) => None,
-                Some(LinkState::Failed(reason)) => Some((EcuId(i), reason.clone())),
+            .filter_map(|(i, e)| match self.links.get(e.link) {
+                Some(l) if l.wire.session.is_ready() => None,
+                Some(Link { failed: Some(reason), .. }) => Some((EcuId(i), reason.clone())),
                 _ => Some((EcuId(i), "not activated in time".to_owned())),
             })
             .collect())

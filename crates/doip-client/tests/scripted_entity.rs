@@ -79,6 +79,28 @@ fn a_late_answer_after_a_timeout_is_unsolicited_not_the_next_requests_answer() {
     entity.assert_script_ok();
 }
 
+/// The same request twice: the first times out, its answer comes late while the second is
+/// about to go. The second must get its own answer, not the late one (UDS has no request ids:
+/// only holding the ECU until the late answer came tells them apart).
+#[test]
+fn a_late_answer_is_not_taken_by_an_identical_next_request() {
+    let old = [&[0x62, 0xF1, 0x90][..], b"OLD"].concat();
+    let new = [&[0x62, 0xF1, 0x90][..], b"NEW"].concat();
+    let entity = Entity::start(vec![script([
+        activate(),
+        on_request(&[ack(ECU, TESTER, &READ_VIN)]),
+        vec![Step::Sleep(ms(400)), Step::Send(uds(ECU, TESTER, &old))],
+        on_request(&[ack(ECU, TESTER, &READ_VIN), uds(ECU, TESTER, &new)]),
+    ])]);
+    let mut client = builder(&entity).uds_timing(ms(200), ms(1000)).connect().unwrap();
+    let r = client.request(ecu(), &READ_VIN);
+    assert!(matches!(r, Err(Error::Timeout { .. })), "{r:?}");
+    assert_eq!(client.request(ecu(), &READ_VIN).unwrap(), new);
+    let late = client.take_unsolicited().unwrap().expect("the late answer is kept");
+    assert_eq!(uds_of(&late.frame.message), (ECU, old));
+    entity.assert_script_ok();
+}
+
 /// The entity sends `stale`, then `real`, after acknowledging `request`: the tester must
 /// return `real`, and `stale` must be readable as unsolicited.
 fn stale_then_real(request: &[u8], stale: &[u8], real: &[u8]) {

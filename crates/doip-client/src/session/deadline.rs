@@ -31,6 +31,12 @@ impl Deadline {
         self.0
     }
 
+    /// `wait` later (never stays never; beyond the clock is never).
+    #[must_use]
+    pub(crate) fn plus(self, wait: Duration) -> Self {
+        Self(self.0.and_then(|at| at.checked_add(wait)))
+    }
+
     /// The earlier of two.
     #[must_use]
     pub(crate) fn min(self, other: Self) -> Self {
@@ -72,5 +78,7 @@ mod tests {
         assert_eq!(soon.max(never), never);
         assert!(soon.passed(now + Duration::from_millis(5)));
         assert_eq!(soon.remaining(now + Duration::from_secs(1)), Some(Duration::ZERO));
+        assert_eq!(soon.plus(Duration::MAX), never);
+        assert_eq!(never.plus(Duration::from_secs(1)), never);
     }
 }

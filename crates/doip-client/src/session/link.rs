@@ -8,7 +8,9 @@ use doip_proto::{
     RoutingActivationResponseCode as Code,
 };
 
-use super::{Deadline, Error, Event, Kind, Outcome, Request, Result, Session, Transmit};
+use super::{
+    Deadline, Error, Event, Kind, Outcome, Request, Result, Session, SessionConfig, Transmit,
+};
 
 /// Pause between dial attempts inside a reconnect window.
 const REDIAL_PAUSE: Duration = Duration::from_millis(50);
@@ -19,8 +21,9 @@ enum State {
     Down,
     /// A [`Transmit::Connect`] was handed out.
     Dialing,
-    /// Connected; the activation request is out, its answer due by `deadline`.
-    Activating { deadline: Deadline },
+    /// Connected; the activation request is out, its answer due by `deadline` (after the
+    /// first 0x11, `confirming`: the confirmation time, however many 0x11 follow).
+    Activating { deadline: Deadline, confirming: bool },
     /// Connected without routing activation (activation disabled).
     Open,
     /// Routing active.
@@ -69,6 +72,10 @@ impl Link {
         self.is_up()
     }
 
+    pub(super) fn is_closed(&self) -> bool {
+        matches!(self.state, State::Closed)
+    }
+
     /// Requests may flow.
     pub(super) const fn is_ready(&self) -> bool {
         matches!(self.state, State::Open | State::Active)
@@ -86,7 +93,7 @@ impl Link {
     pub(super) const fn deadline(&self) -> Deadline {
         match self.state {
             State::Down => self.dial_at,
-            State::Activating { deadline } => deadline,
+            State::Activating { deadline, .. } => deadline,
             _ => Deadline::NEVER,
         }
     }
@@ -108,11 +115,19 @@ impl Link {
     }
 
     fn activating(&mut self, deadline: Deadline) {
-        self.state = State::Activating { deadline };
+        self.state = State::Activating { deadline, confirming: false };
+    }
+
+    /// Routing waits for a confirmation in the vehicle: the final answer is due by
+    /// `deadline`, counted from the first 0x11 only.
+    fn confirming(&mut self, deadline: Deadline) {
+        if let State::Activating { confirming: false, .. } = self.state {
+            self.state = State::Activating { deadline, confirming: true };
+        }
     }
 
     pub(super) fn activation_timed_out(&self, now: Instant) -> bool {
-        matches!(self.state, State::Activating { deadline } if deadline.passed(now))
+        matches!(self.state, State::Activating { deadline, .. } if deadline.passed(now))
     }
 
     /// Whether a failed dial may be retried now.
@@ -163,8 +178,11 @@ impl Session {
     /// Makes sure the link will be there for `request`, or says why it cannot be.
     pub(super) fn prepare_link(&mut self, now: Instant, request: &Request) -> Result<()> {
         let peer = self.config.peer;
+        if self.link.state == State::Closed {
+            return Err(Error::Closed { peer });
+        }
         if let Kind::Reconnect { close_delay } = request.kind {
-            if self.link.is_up() {
+            if self.link.is_up() || self.link.is_dialing() {
                 self.transmits.push_back(Transmit::Close);
                 // What is in flight may have reached the entity; it is not resent.
                 let cause = || doip_transport::Error::NotConnected { peer };
@@ -181,9 +199,6 @@ impl Session {
             self.link.reconnect_after(now, close_delay, self.config.reconnect_window);
             return Ok(());
         }
-        if self.link.state == State::Closed {
-            return Err(Error::Closed { peer });
-        }
         if self.link.state != State::Down || self.link.dial_wanted() {
             return Ok(());
         }
@@ -199,33 +214,23 @@ impl Session {
         Ok(())
     }
 
-    /// Queues a routing activation request of this session's tester.
-    pub(super) fn send_activation(
-        &mut self,
-        activation_type: ActivationType,
-        oem: Option<[u8; 4]>,
-    ) -> Result<Transmit> {
-        let mut request =
-            RoutingActivationRequest::new(self.config.tester).with_activation_type(activation_type);
-        request.oem_specific = oem.or(self.config.oem_specific);
-        let bytes = Message::from(request)
-            .to_bytes(self.config.version)
-            .map_err(doip_transport::Error::Encode)?;
-        Ok(Transmit::Tcp { bytes, request: None })
-    }
-
     /// The connection is up: activate routing, or be ready at once without activation.
     pub(super) fn connected(&mut self, now: Instant) {
         let Some(activation_type) = self.config.activation else {
             self.link_ready(None);
             return;
         };
-        match self.send_activation(activation_type, None) {
-            Ok(t) => {
-                self.transmits.push_back(t);
+        let request = activation_request(&self.config, activation_type, None);
+        match Message::from(request).to_bytes(self.config.version) {
+            Ok(bytes) => {
+                self.transmits.push_back(Transmit::Tcp { bytes, request: None });
                 self.link.activating(Deadline::after(now, self.config.activation_timeout));
             }
-            Err(e) => self.fail_link(|| duplicate_error(&e)),
+            Err(e) => {
+                let peer = self.config.peer;
+                self.fail_link(|| Error::Transport(doip_transport::Error::Encode(e.clone())));
+                log::warn!("{peer}: activation request not encodable");
+            }
         }
     }
 
@@ -240,12 +245,12 @@ impl Session {
             e.release();
             let link_request = matches!(e.kind, Kind::Connect | Kind::Reconnect { .. });
             if link_request {
-                done.push((e.abandoned, e.id));
+                done.push((e.is_ghost(), e.id));
             }
             !link_request
         });
-        for (abandoned, id) in done {
-            if !abandoned {
+        for (ghost, id) in done {
+            if !ghost {
                 let result = Ok(Outcome::Connected(activation));
                 self.events.push_back(Event::Done { id, result });
             }
@@ -275,7 +280,7 @@ impl Session {
                 Code::Success => self.link_ready(Some(response)),
                 Code::ConfirmationRequired => {
                     log::info!("{peer}: routing activation waits for confirmation in the vehicle");
-                    self.link.activating(Deadline::after(now, self.config.confirmation_timeout));
+                    self.link.confirming(Deadline::after(now, self.config.confirmation_timeout));
                 }
                 Code::TlsRequired if self.config.tls_fallback && !self.link.tls => {
                     log::info!("{peer}: the entity requires TLS; reconnecting over TLS");
@@ -302,7 +307,7 @@ impl Session {
                 self.finish(&e, Ok(Outcome::Activation(response)));
             }
             Code::ConfirmationRequired => {
-                self.entries[i].extend(Deadline::after(now, self.config.confirmation_timeout));
+                self.entries[i].extend_once(Deadline::after(now, self.config.confirmation_timeout));
             }
             code => {
                 let e = self.entries.remove(i);
@@ -313,12 +318,15 @@ impl Session {
     }
 }
 
-fn duplicate_error(e: &Error) -> Error {
-    match e {
-        Error::Transport(t) => Error::Transport(super::duplicate(t)),
-        other => Error::Transport(doip_transport::Error::Io {
-            peer: None,
-            source: std::io::Error::other(other.to_string()),
-        }),
-    }
+/// This tester's routing activation request of `activation_type`, with `oem` or else the
+/// configured OEM bytes.
+pub(super) fn activation_request(
+    config: &SessionConfig,
+    activation_type: ActivationType,
+    oem: Option<[u8; 4]>,
+) -> RoutingActivationRequest {
+    let mut request =
+        RoutingActivationRequest::new(config.tester).with_activation_type(activation_type);
+    request.oem_specific = oem.or(config.oem_specific);
+    request
 }

@@ -6,7 +6,6 @@ use std::time::Instant;
 
 use doip_proto::{
     AliveCheckRequest, DiagnosticMessage, DiagnosticNackCode, Frame, LogicalAddress, Message,
-    RoutingActivationRequest,
 };
 
 use super::matching::{self, Verdict};
@@ -23,13 +22,14 @@ enum Stage {
     /// Not handed out yet: waiting for the link, or for its turn.
     Waiting,
     /// Handed out; waiting for the diagnostic ACK. An answer that came first is kept.
-    Ack { deadline: Deadline, early: Option<Vec<u8>> },
+    Ack { deadline: Deadline, early: Option<Frame<'static>> },
     /// Acknowledged; waiting for the final answer.
     Answer { deadline: Deadline },
     /// A functional request collecting answers (ACK first, then the window).
     Collect { acked: bool, deadline: Deadline, answers: Vec<(LogicalAddress, Vec<u8>)> },
-    /// Waiting for a control answer (activation, alive check, UDP).
-    Control { deadline: Deadline },
+    /// Waiting for a control answer (activation, alive check, UDP); `extended` once the
+    /// deadline was moved (after activation answer 0x11, which moves it only once).
+    Control { deadline: Deadline, extended: bool },
 }
 
 /// One unfinished request.
@@ -41,8 +41,10 @@ pub(super) struct Entry {
     stage: Stage,
     retry: bool,
     overall: Deadline,
-    /// Given up by the caller: finished silently, its answer unsolicited.
-    pub(super) abandoned: bool,
+    /// Done for its caller (it timed out, was cancelled, or was an ACK-only message) but
+    /// still holding its ECU until then, or until its answer comes: what arrives for it is
+    /// unsolicited, so that no later request takes a late answer for its own.
+    ghost: Option<Deadline>,
     /// An [`Event::ResponsePending`] for it is queued and not yet taken.
     pub(super) pending_reported: bool,
     /// When the first "response pending" came.
@@ -56,7 +58,7 @@ pub(super) struct Entry {
 pub(super) enum LinkLost {
     /// Keep it for the next connection.
     Keep,
-    /// Forget it silently (abandoned).
+    /// Forget it silently (a ghost).
     Drop,
     /// Fail it; `true`: it may have reached the entity.
     Fail(bool),
@@ -72,7 +74,7 @@ impl Entry {
             stage: Stage::Waiting,
             retry,
             overall,
-            abandoned: false,
+            ghost: None,
             pending_reported: false,
             pending_since: None,
             held: false,
@@ -83,6 +85,25 @@ impl Entry {
         matches!(self.stage, Stage::Waiting)
     }
 
+    /// Whether it is done for its caller and only holds its ECU.
+    pub(super) const fn is_ghost(&self) -> bool {
+        self.ghost.is_some()
+    }
+
+    /// Whether it keeps a request of `kind` to `target` from going out: one request per ECU
+    /// (a functional request is one to every ECU). ACK-only messages (doipclient's raw
+    /// `send_diagnostic`) go out as doipclient sends them, waiting only for live requests.
+    pub(super) fn blocks(&self, kind: &Kind) -> bool {
+        let Some(mine) = self.target() else { return false };
+        let theirs = match kind {
+            Kind::Diagnostic { .. } if self.is_ghost() => return false,
+            Kind::Uds { target, .. } | Kind::Diagnostic { target, .. } => *target,
+            Kind::Functional { .. } => return true,
+            _ => return false,
+        };
+        matches!(self.kind, Kind::Functional { .. }) || mine == theirs
+    }
+
     /// Whether it may be handed out now (waiting, and not held for the next connection).
     pub(super) const fn may_start(&self) -> bool {
         self.is_waiting() && !self.held
@@ -90,7 +111,7 @@ impl Entry {
 
     /// Whether it travels on the TCP connection.
     pub(super) const fn needs_link(&self) -> bool {
-        !matches!(self.kind, Kind::Udp { .. } | Kind::Raw { transport: TransportKind::Udp, .. })
+        self.kind.needs_link()
     }
 
     /// The addressed ECU (or functional address) of a diagnostic request.
@@ -138,23 +159,44 @@ impl Entry {
         )
     }
 
-    /// The next moment something happens to it.
-    pub(super) fn deadline(&self) -> Deadline {
-        let stage = match &self.stage {
+    /// Its current stage's deadline.
+    fn stage_deadline(&self) -> Deadline {
+        match &self.stage {
             Stage::Waiting => Deadline::NEVER,
             Stage::Ack { deadline, .. }
             | Stage::Answer { deadline }
             | Stage::Collect { deadline, .. }
-            | Stage::Control { deadline } => *deadline,
-        };
-        stage.min(self.overall)
+            | Stage::Control { deadline, .. } => *deadline,
+        }
     }
 
-    /// Moves a control request's deadline (after activation answer 0x11).
-    pub(super) fn extend(&mut self, to: Deadline) {
-        if let Stage::Control { deadline } = &mut self.stage {
+    /// The next moment something happens to it.
+    pub(super) fn deadline(&self) -> Deadline {
+        self.ghost.unwrap_or_else(|| self.stage_deadline().min(self.overall))
+    }
+
+    /// Moves a control request's deadline once (after activation answer 0x11: the final
+    /// answer is due within the confirmation time of the first 0x11, however many follow).
+    pub(super) fn extend_once(&mut self, to: Deadline) {
+        if let Stage::Control { deadline, extended } = &mut self.stage
+            && !*extended
+        {
             *deadline = to;
+            *extended = true;
         }
+    }
+
+    /// The caller gave it up: one not sent yet can go; one in flight holds its ECU until its
+    /// answer is due, and `hold` more. Returns whether it can go.
+    pub(super) fn cancel(&mut self, hold: std::time::Duration, now: Instant) -> bool {
+        if self.is_waiting() {
+            return true;
+        }
+        let due = self.stage_deadline();
+        let until =
+            if due == Deadline::NEVER { Deadline::after(now, hold) } else { due.plus(hold) };
+        self.ghost = Some(self.ghost.map_or(until, |g| g.min(until)));
+        false
     }
 
     /// Hands it out: what to transmit, and its first stage.
@@ -177,21 +219,20 @@ impl Entry {
                 (tcp(message.into(), id)?, stage)
             }
             Kind::Activation { activation_type, oem } => {
-                let mut request = RoutingActivationRequest::new(cfg.tester)
-                    .with_activation_type(*activation_type);
-                request.oem_specific = oem.or(cfg.oem_specific);
+                let request = super::link::activation_request(cfg, *activation_type, *oem);
                 let deadline = Deadline::after(now, cfg.activation_timeout);
-                (tcp(request.into(), id)?, Stage::Control { deadline })
+                (tcp(request.into(), id)?, Stage::Control { deadline, extended: false })
             }
             Kind::AliveCheck => {
                 let deadline = Deadline::after(now, cfg.alive_check_timeout);
-                (tcp(AliveCheckRequest.into(), id)?, Stage::Control { deadline })
+                (tcp(AliveCheckRequest.into(), id)?, Stage::Control { deadline, extended: false })
             }
             Kind::Udp { to, bytes, .. } => {
                 let to = to.unwrap_or(cfg.udp_peer);
                 let transmit =
                     Transmit::Udp { to, bytes: std::mem::take(bytes), request: Some(id) };
-                (transmit, Stage::Control { deadline: Deadline::after(now, cfg.udp_timeout) })
+                let deadline = Deadline::after(now, cfg.udp_timeout);
+                (transmit, Stage::Control { deadline, extended: false })
             }
             Kind::Raw { transport, bytes } => {
                 let bytes = std::mem::take(bytes);
@@ -201,7 +242,7 @@ impl Entry {
                         Transmit::Udp { to: cfg.udp_peer, bytes, request: Some(id) }
                     }
                 };
-                (transmit, Stage::Control { deadline: Deadline::NEVER })
+                (transmit, Stage::Control { deadline: Deadline::NEVER, extended: false })
             }
         };
         self.stage = stage;
@@ -223,7 +264,7 @@ impl Entry {
 
     /// The connection ended under it.
     pub(super) fn on_link_lost(&mut self, reconnect: bool) -> LinkLost {
-        if self.abandoned {
+        if self.is_ghost() {
             return LinkLost::Drop;
         }
         self.held = false;
@@ -253,53 +294,63 @@ impl Entry {
         }
     }
 
-    /// Its outcome if it timed out at `now`.
-    pub(super) fn on_timeout(
-        &mut self,
-        now: Instant,
-        cfg: &SessionConfig,
-    ) -> Option<Result<Outcome>> {
+    /// What a passed deadline means for it at `now`.
+    pub(super) fn on_timeout(&mut self, now: Instant, cfg: &SessionConfig) -> Timeout {
+        if let Some(until) = self.ghost {
+            return if until.passed(now) { Timeout::Vanish } else { Timeout::Nothing };
+        }
         let peer = match self.kind {
             Kind::Udp { to, .. } => to.unwrap_or(cfg.udp_peer),
             _ => cfg.peer,
         };
-        let timeout = |what| Some(Err(Error::Timeout { peer, what }));
-        if self.overall.passed(now) {
-            return timeout(self.awaited());
-        }
         let what = self.awaited();
+        let timeout = Err(Error::Timeout { peer, what });
+        // A physical request in flight keeps its ECU a little longer: its answer is late,
+        // not lost, and must not be taken for the next request's.
+        let in_flight = matches!(self.stage, Stage::Ack { .. } | Stage::Answer { .. });
+        let linger = |result| {
+            if in_flight { Timeout::Linger(result) } else { Timeout::Done(result) }
+        };
+        if self.overall.passed(now) {
+            return linger(timeout);
+        }
         let cap = self.pending_cap(cfg);
         let service = self.payload().first().copied().unwrap_or_default();
         let target = self.target();
         let pending_since = self.pending_since;
         match &mut self.stage {
             Stage::Ack { deadline, early } if deadline.passed(now) => match early.take() {
-                Some(answer) => {
+                Some(frame) => {
                     log::warn!("{peer}: no diagnostic ACK, but the answer came; taking it");
-                    Some(Ok(Outcome::Answer(answer)))
+                    Timeout::Done(Ok(Outcome::Answer(user_data(frame))))
                 }
-                None => timeout(what),
+                None => linger(timeout),
             },
             Stage::Answer { deadline } if deadline.passed(now) => {
                 match (cap.passed(now), pending_since, target) {
-                    (true, Some(since), Some(target)) => Some(Err(Error::PendingLimit {
+                    (true, Some(since), Some(target)) => linger(Err(Error::PendingLimit {
                         target,
                         service,
                         waited: now.saturating_duration_since(since),
                     })),
-                    _ => timeout(what),
+                    _ => linger(timeout),
                 }
             }
             Stage::Collect { acked, deadline, answers } if deadline.passed(now) => {
                 if *acked || !answers.is_empty() {
-                    Some(Ok(Outcome::Answers(std::mem::take(answers))))
+                    Timeout::Done(Ok(Outcome::Answers(std::mem::take(answers))))
                 } else {
-                    timeout(what)
+                    Timeout::Done(timeout)
                 }
             }
-            Stage::Control { deadline } if deadline.passed(now) => timeout(what),
-            _ => None,
+            Stage::Control { deadline, .. } if deadline.passed(now) => Timeout::Done(timeout),
+            _ => Timeout::Nothing,
         }
+    }
+
+    /// Done for its caller; holds its ECU until `until` (or its answer).
+    pub(super) fn haunt(&mut self, until: Deadline) {
+        self.ghost = Some(until);
     }
 
     /// The moment "response pending" stops extending the wait.
@@ -308,28 +359,37 @@ impl Entry {
     }
 
     /// The ACK arrived: done, or on to the next stage.
-    fn acknowledged(&mut self, now: Instant, cfg: &SessionConfig) -> Option<Outcome> {
+    fn acknowledged(&mut self, now: Instant, cfg: &SessionConfig) -> Acked {
         let suppressed = matching::suppresses_positive_response(self.payload());
         let cap = self.pending_cap(cfg);
-        let pending = self.pending_since.is_some();
+        let wait = if self.pending_since.is_some() { cfg.p2_star } else { cfg.p2 };
+        let answer_due = Deadline::after(now, wait).min(cap);
         match (&self.kind, &mut self.stage) {
             (Kind::Uds { .. }, Stage::Ack { early, .. }) => {
-                if let Some(answer) = early.take() {
-                    return Some(Outcome::Answer(answer));
+                if let Some(frame) = early.take() {
+                    return Acked::Done(Outcome::Answer(user_data(frame)));
                 }
                 if suppressed {
-                    return Some(Outcome::Acknowledged);
+                    return Acked::Done(Outcome::Acknowledged);
                 }
-                let wait = if pending { cfg.p2_star } else { cfg.p2 };
-                self.stage = Stage::Answer { deadline: Deadline::after(now, wait).min(cap) };
-                None
+                self.stage = Stage::Answer { deadline: answer_due };
+                Acked::Wait
+            }
+            (Kind::Diagnostic { .. }, Stage::Ack { early, .. }) => {
+                // The caller reads the answer itself (unsolicited); until it comes, the ECU is
+                // held for the requests whose answers the session matches.
+                if early.is_some() || suppressed {
+                    return Acked::Done(Outcome::Acknowledged);
+                }
+                self.stage = Stage::Answer { deadline: answer_due };
+                Acked::Haunt(Outcome::Acknowledged, answer_due.plus(cfg.late_answer_hold))
             }
             (Kind::Functional { window, .. }, Stage::Collect { acked, deadline, .. }) => {
                 *acked = true;
                 *deadline = Deadline::after(now, *window);
-                None
+                Acked::Wait
             }
-            _ => Some(Outcome::Acknowledged),
+            _ => Acked::Done(Outcome::Acknowledged),
         }
     }
 
@@ -343,9 +403,10 @@ impl Entry {
     /// How `data` from `source` bears on this request.
     fn verdict(&self, source: LogicalAddress, data: &[u8]) -> Verdict {
         let open = match (&self.kind, &self.stage) {
-            (Kind::Uds { target, .. }, Stage::Ack { .. } | Stage::Answer { .. }) => {
-                *target == source
-            }
+            (
+                Kind::Uds { target, .. } | Kind::Diagnostic { target, .. },
+                Stage::Ack { .. } | Stage::Answer { .. },
+            ) => *target == source,
             (Kind::Functional { .. }, Stage::Collect { answers, .. }) => {
                 answers.len() < MAX_FUNCTIONAL_ANSWERS && !answers.iter().any(|(e, _)| *e == source)
             }
@@ -355,14 +416,44 @@ impl Entry {
     }
 }
 
+/// What a passed deadline did to a request.
+pub(super) enum Timeout {
+    /// Nothing is due yet.
+    Nothing,
+    /// Done with this result.
+    Done(Result<Outcome>),
+    /// Done for its caller with this result; it holds its ECU a little longer.
+    Linger(Result<Outcome>),
+    /// A ghost's time is up: it goes without a word.
+    Vanish,
+}
+
+/// What an ACK did to its request.
+enum Acked {
+    /// Done.
+    Done(Outcome),
+    /// Done for its caller; it holds its ECU until then (or its answer).
+    Haunt(Outcome, Deadline),
+    /// On to the answer.
+    Wait,
+}
+
 /// What an answer did to its request.
 enum Applied {
-    /// The request is done.
-    Done(Result<Outcome>),
-    /// Taken; the request goes on.
-    Taken,
-    /// Not taken after all (a second answer before the ACK).
-    Refused,
+    /// The request is done (and the frame is unsolicited after all, when given).
+    Done(Result<Outcome>, Option<Frame<'static>>),
+    /// Kept by the request, which goes on.
+    Kept,
+    /// Not the request's after all, or the request's but for the caller to read: unsolicited.
+    Unsolicited(Frame<'static>),
+}
+
+/// The UDS bytes of a diagnostic message frame.
+fn user_data(frame: Frame<'static>) -> Vec<u8> {
+    match frame.message {
+        Message::DiagnosticMessage(d) => d.user_data.into_owned(),
+        _ => Vec::new(),
+    }
 }
 
 impl Session {
@@ -379,18 +470,46 @@ impl Session {
             return false;
         };
         let peer = self.config.peer;
-        let result = match nack {
-            Some(code) => Some(Err(Error::DiagnosticNack { peer, target: source, code })),
-            None => self.entries[i].acknowledged(now, &self.config).map(Ok),
+        let e = &mut self.entries[i];
+        let (result, haunt) = match nack {
+            Some(code) => {
+                // What came before the NACK is nobody's answer now.
+                if let Stage::Ack { early: Some(frame), .. } =
+                    std::mem::replace(&mut e.stage, Stage::Waiting)
+                {
+                    self.unsolicited(super::TransportKind::Tcp, peer, frame);
+                }
+                (Some(Err(Error::DiagnosticNack { peer, target: source, code })), None)
+            }
+            None => match e.acknowledged(now, &self.config) {
+                Acked::Done(outcome) => (Some(Ok(outcome)), None),
+                Acked::Haunt(outcome, until) => (Some(Ok(outcome)), Some(until)),
+                Acked::Wait => (None, None),
+            },
         };
-        if let Some(result) = result {
-            let e = self.entries.remove(i);
-            self.finish(&e, result);
+        // A ghost's ACK or NACK is late: readable, and it ends nothing for a caller.
+        let matched = !self.entries[i].is_ghost();
+        let Some(result) = result else { return matched };
+        if let Some(until) = haunt {
+            let e = &mut self.entries[i];
+            self.events.push_back(Event::Done { id: e.id, result });
+            e.haunt(until);
+            return matched;
         }
-        true
+        let e = self.entries.remove(i);
+        if let Stage::Collect { answers, .. } = &e.stage {
+            for (ecu, data) in answers {
+                log::debug!(
+                    "{peer}: answer from {ecu} to a refused functional request: {data:02x?}"
+                );
+            }
+        }
+        self.finish(&e, result);
+        matched
     }
 
-    /// A diagnostic message to this tester; gives it back when it answers no request.
+    /// A diagnostic message to this tester; gives it back when it answers no request (or
+    /// answers one whose caller reads answers itself).
     pub(super) fn on_answer(
         &mut self,
         now: Instant,
@@ -405,19 +524,15 @@ impl Session {
             .enumerate()
             .map(|(i, e)| (i, e.verdict(source, &d.user_data)))
             .filter(|(_, v)| *v != Verdict::Foreign)
-            .min_by_key(|(i, _)| (!matches!(self.entries[*i].kind, Kind::Uds { .. }), *i));
+            .min_by_key(|(i, _)| (matches!(self.entries[*i].kind, Kind::Functional { .. }), *i));
         let Some((i, verdict)) = found else { return Some(frame) };
-        let applied = self.apply(now, i, verdict, source, &d.user_data);
-        let abandoned = self.entries[i].abandoned;
-        match applied {
-            Applied::Refused => Some(frame),
-            Applied::Taken => None,
-            Applied::Done(result) => {
+        match self.apply(now, i, verdict, source, frame) {
+            Applied::Kept => None,
+            Applied::Unsolicited(frame) => Some(frame),
+            Applied::Done(result, frame) => {
                 let e = self.entries.remove(i);
-                // An abandoned request's answer goes to whoever reads unsolicited frames.
-                let give_back = abandoned && matches!(result, Ok(Outcome::Answer(_)));
                 self.finish(&e, result);
-                give_back.then_some(frame)
+                frame
             }
         }
     }
@@ -428,22 +543,21 @@ impl Session {
         i: usize,
         verdict: Verdict,
         source: LogicalAddress,
-        data: &[u8],
+        frame: Frame<'static>,
     ) -> Applied {
         let cfg = &self.config;
         let e = &mut self.entries[i];
         let service = e.payload().first().copied().unwrap_or_default();
+        // A ghost's answers, and the answers to an ACK-only message, are the caller's to read.
+        let readable = e.is_ghost() || matches!(e.kind, Kind::Diagnostic { .. });
         match verdict {
             Verdict::Pending => {
                 let since = *e.pending_since.get_or_insert(now);
                 let cap = Deadline::after(since, cfg.max_pending);
                 if cap.passed(now) {
                     let waited = now.saturating_duration_since(since);
-                    return Applied::Done(Err(Error::PendingLimit {
-                        target: source,
-                        service,
-                        waited,
-                    }));
+                    let limit = Err(Error::PendingLimit { target: source, service, waited });
+                    return Applied::Done(limit, readable.then_some(frame));
                 }
                 let extended = Deadline::after(now, cfg.p2_star);
                 match &mut e.stage {
@@ -453,29 +567,45 @@ impl Session {
                     }
                     _ => {}
                 }
-                if !e.pending_reported && !e.abandoned {
+                if let Some(until) = &mut e.ghost {
+                    *until = until.max(extended.min(cap).plus(cfg.late_answer_hold));
+                } else if !e.pending_reported {
                     e.pending_reported = true;
                     self.events.push_back(Event::ResponsePending { id: e.id, from: source });
                 }
-                Applied::Taken
+                if readable { Applied::Unsolicited(frame) } else { Applied::Kept }
             }
             Verdict::Final => match &mut e.stage {
+                // The answer a ghost was holding its ECU for: it goes.
+                Stage::Ack { .. } | Stage::Answer { .. } if e.ghost.is_some() => {
+                    Applied::Done(Ok(Outcome::Acknowledged), Some(frame))
+                }
+                // An ACK-only message answered before its ACK: the caller reads the answer;
+                // a copy tells the ACK that no answer is due any more.
+                Stage::Ack { early, .. } if readable => {
+                    *early = Some(frame.clone());
+                    Applied::Unsolicited(frame)
+                }
                 Stage::Ack { early, .. } => {
                     if early.is_some() {
-                        return Applied::Refused;
+                        return Applied::Unsolicited(frame);
                     }
                     log::debug!("{}: answer from {source} before the ACK; kept", cfg.peer);
-                    *early = Some(data.to_vec());
-                    Applied::Taken
+                    *early = Some(frame);
+                    Applied::Kept
                 }
-                Stage::Answer { .. } => Applied::Done(Ok(Outcome::Answer(data.to_vec()))),
+                Stage::Answer { .. } => Applied::Done(Ok(Outcome::Answer(user_data(frame))), None),
                 Stage::Collect { answers, .. } => {
-                    answers.push((source, data.to_vec()));
-                    Applied::Taken
+                    let data = match &frame.message {
+                        Message::DiagnosticMessage(d) => d.user_data.to_vec(),
+                        _ => Vec::new(),
+                    };
+                    answers.push((source, data));
+                    if readable { Applied::Unsolicited(frame) } else { Applied::Kept }
                 }
-                _ => Applied::Refused,
+                _ => Applied::Unsolicited(frame),
             },
-            Verdict::Foreign => Applied::Refused,
+            Verdict::Foreign => Applied::Unsolicited(frame),
         }
     }
 }
