@@ -11,6 +11,10 @@ use doip_proto::{
 };
 use doip_transport::timing;
 
+#[allow(unused_imports)] // named in doc links
+use super::Session;
+#[allow(unused_imports)] // named in doc links
+use crate::Error;
 use crate::Result;
 
 /// Which socket a DoIP message travels on (doipclient's `TransportType`).
