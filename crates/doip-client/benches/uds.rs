@@ -232,8 +232,9 @@ fn loaded_round_trips(c: &mut Criterion) {
     let sim = sim();
     let mut g = c.benchmark_group("uds_round_trip_loaded");
     g.throughput(Throughput::Elements(1));
-    let modes: [(&str, Mode); 2] = [
+    let modes: [(&str, Mode); 3] = [
         ("doip_client", |b| b),
+        ("doip_client_inline", |b| b.background(false)),
         ("doip_client_busy_poll", |b| b.busy_poll(Duration::from_millis(1))),
     ];
     let _load = Load::start(2);

@@ -131,49 +131,112 @@ enum Mode<H> {
     Background(Background<H>),
 }
 
-/// A gap between two polls of a spin longer than this means the spinning thread was
-/// descheduled (a poll and a yield take a few microseconds).
-const PREEMPTED: Duration = Duration::from_micros(100);
-
-/// Busy-polling that backs off when it does not pay: on a loaded machine spinning takes the
-/// core the peer needs, so a spin that ends in a sleep anyway halves the next one.
+/// Busy-polling that is used only while it pays. Whether spinning beats sleeping depends on
+/// the machine: idle, it saves the wake-up latency (on virtual machines tens of
+/// microseconds); busy, the spinning thread takes the core the peer (or the entity
+/// simulated beside it) needs, and sleeping is faster. So both are measured: the mean wait of
+/// each mode is kept (exponentially weighted over some 32 waits: the long waits a
+/// preemption causes are part of a mode's cost), the faster one is used, and the other is
+/// tried now and then to notice when the machine changes; and where the OS says more
+/// threads are runnable than there are cores, it does not spin at all. The other mode is
+/// tried every [`Spin::EXPLORE_EVERY`]
+/// waits, times how much slower it was (a slow mode is costly to try), up to
+/// [`Spin::EXPLORE_AT_MOST_EVERY`].
 #[derive(Debug, Clone, Copy)]
 struct Spin {
     max: Duration,
-    current: Duration,
-    /// Waits that slept without spinning since the spin fell to zero; every
-    /// [`Spin::PROBE_EVERY`] one probes with a spin again.
-    idle: u32,
+    /// Mean wait (ns) while spinning, and while sleeping, once measured.
+    spinning: Option<f64>,
+    sleeping: Option<f64>,
+    waits: u32,
+    /// When the last wait ended: back-to-back calls are measured from there, since the cost
+    /// of spinning also shows outside the wait (the spinner, having used its share of the
+    /// core, is preempted later, anywhere).
+    last_done: Option<Instant>,
+    /// Whether more threads are runnable than the machine has cores, as last read, and when.
+    busy: Option<(Instant, bool)>,
+    cores: usize,
 }
 
 impl Spin {
-    const PROBE_EVERY: u32 = 64;
+    const EXPLORE_EVERY: u32 = 64;
+    const EXPLORE_AT_MOST_EVERY: u32 = 4096;
+    /// Weight of a new measurement in the mean.
+    const WEIGHT: f64 = 1.0 / 32.0;
+    /// Calls closer together than this are measured from the end of the previous wait.
+    const CYCLE: Duration = Duration::from_millis(10);
 
     const fn new(max: Duration) -> Self {
-        Self { max, current: max, idle: 0 }
-    }
-
-    /// How long the next wait spins.
-    fn budget(&mut self) -> Duration {
-        if self.current.is_zero() && !self.max.is_zero() {
-            self.idle += 1;
-            if self.idle >= Self::PROBE_EVERY {
-                self.idle = 0;
-                return self.max / 4;
-            }
+        Self {
+            max,
+            spinning: None,
+            sleeping: None,
+            waits: 0,
+            last_done: None,
+            busy: None,
+            cores: 0,
         }
-        self.current
     }
 
-    fn paid_off(&mut self) {
-        self.current = self.current.saturating_mul(2).clamp(self.max / 4, self.max);
-    }
+    /// How often the machine's load is read.
+    const LOAD_EVERY: Duration = Duration::from_millis(20);
 
-    fn missed(&mut self) {
-        self.current /= 2;
-        if self.current < Duration::from_micros(2) {
-            self.current = Duration::ZERO;
+    /// Whether more threads want to run than there are cores, not counting the spinner
+    /// itself (Linux: `procs_running` in `/proc/stat`, read at most every
+    /// [`Spin::LOAD_EVERY`]): then a spinning thread only takes a core from one that has
+    /// work, and the wait sleeps whatever was measured.
+    fn machine_busy(&mut self) -> bool {
+        let now = Instant::now();
+        if let Some((at, busy)) = self.busy
+            && now.saturating_duration_since(at) < Self::LOAD_EVERY
+        {
+            return busy;
         }
+        if self.cores == 0 {
+            self.cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        }
+        let running = std::fs::read_to_string("/proc/stat").ok().and_then(|stat| {
+            stat.lines()
+                .find_map(|l| l.strip_prefix("procs_running "))
+                .and_then(|n| n.trim().parse::<usize>().ok())
+        });
+        let busy = running.is_some_and(|n| n > self.cores + 1);
+        self.busy = Some((now, busy));
+        busy
+    }
+
+    /// Whether the next wait spins.
+    fn spin_next(&mut self) -> bool {
+        if self.max.is_zero() || self.machine_busy() {
+            return false;
+        }
+        let (Some(spin), Some(sleep)) = (self.spinning, self.sleeping) else {
+            return self.spinning.is_none();
+        };
+        self.waits = self.waits.saturating_add(1);
+        let ratio = spin.max(sleep) / spin.min(sleep).max(1.0);
+        let every =
+            (f64::from(Self::EXPLORE_EVERY) * ratio).min(f64::from(Self::EXPLORE_AT_MOST_EVERY));
+        let explore = f64::from(self.waits) >= every;
+        if explore {
+            self.waits = 0;
+        }
+        (spin <= sleep) != explore
+    }
+
+    /// A wait in mode `spun` that started at `started` has just ended.
+    fn record(&mut self, spun: bool, started: Instant) {
+        if self.max.is_zero() {
+            return;
+        }
+        let now = Instant::now();
+        let back_to_back =
+            self.last_done.filter(|done| started.saturating_duration_since(*done) < Self::CYCLE);
+        self.last_done = Some(now);
+        let ns = now.saturating_duration_since(back_to_back.unwrap_or(started)).as_secs_f64() * 1e9;
+        let mean = if spun { &mut self.spinning } else { &mut self.sleeping };
+        // One very long wait (a preemption) moves the mean by at most a few steps.
+        *mean = Some(mean.map_or(ns, |m| m + (ns.min(4.0 * m) - m) * Self::WEIGHT));
     }
 }
 
@@ -247,11 +310,11 @@ impl<H: Handler> LoopDriver<H> {
     }
 
     /// Low-latency mode: while a caller waits in [`LoopDriver::run_until`], the sockets are
-    /// polled without sleeping for up to `spin` first (yielding the core between polls),
-    /// trading CPU time for the scheduler's wake-up latency. When spinning does not pay
-    /// (the answer keeps coming after the spin, as on a loaded machine) the spin shrinks
-    /// to nothing and is probed again now and then. `Duration::ZERO` (the default) sleeps
-    /// at once.
+    /// polled without sleeping for up to `spin` first, trading CPU time for the scheduler's
+    /// wake-up latency — but only while waits are measured to be faster spinning than
+    /// sleeping on this machine now (on a loaded machine spinning takes the core the peer
+    /// needs, and sleeping wins; the slower mode is retried every 64th wait).
+    /// `Duration::ZERO` (the default) sleeps at once.
     pub fn set_busy_poll(&mut self, spin: Duration) {
         self.spin = Spin::new(spin);
     }
@@ -305,7 +368,24 @@ impl<H: Handler> LoopDriver<H> {
                 &mut held.core
             }
         };
-        let spin = &mut self.spin;
+        let started = Instant::now();
+        let spun = self.spin.spin_next();
+        let spin_until = if spun { started.checked_add(self.spin.max) } else { None };
+        let result = Self::wait(core, deadline, spin_until, &mut check);
+        if matches!(result, Ok(Some(_))) {
+            self.spin.record(spun, started);
+        }
+        result
+    }
+
+    /// Turns the loop until `check` says done or `deadline` passes, without sleeping until
+    /// `spin_until`.
+    fn wait<R>(
+        core: &mut Core<H>,
+        deadline: Option<Instant>,
+        spin_until: Option<Instant>,
+        check: &mut impl FnMut(&mut EventLoop, &mut H) -> Option<R>,
+    ) -> Result<Option<R>> {
         loop {
             if let Some(r) = check(&mut core.event_loop, &mut core.handler) {
                 return Ok(Some(r));
@@ -314,31 +394,12 @@ impl<H: Handler> LoopDriver<H> {
             if deadline.is_some_and(|d| now >= d) {
                 return Ok(None);
             }
-            let budget = spin.budget();
-            if !budget.is_zero() {
-                let spin_until = now.checked_add(budget).unwrap_or(now);
-                let spin_until = deadline.map_or(spin_until, |d| d.min(spin_until));
-                let mut last = now;
-                loop {
-                    if core.turn(Some(Duration::ZERO))? > 0
-                        && let Some(r) = check(&mut core.event_loop, &mut core.handler)
-                    {
-                        spin.paid_off();
-                        return Ok(Some(r));
-                    }
-                    std::thread::yield_now();
-                    let now = Instant::now();
-                    // A gap between two polls means the thread lost its core: the machine is
-                    // busy, and spinning only takes time from the peer. Sleep instead.
-                    if now >= spin_until || now.saturating_duration_since(last) > PREEMPTED {
-                        break;
-                    }
-                    last = now;
-                }
-                spin.missed();
+            if spin_until.is_some_and(|until| now < until) {
+                core.turn(Some(Duration::ZERO))?;
+                std::hint::spin_loop();
+            } else {
+                core.turn(deadline.map(|d| d.saturating_duration_since(now)))?;
             }
-            let timeout = deadline.map(|d| d.saturating_duration_since(Instant::now()));
-            core.turn(timeout)?;
         }
     }
 }
@@ -392,5 +453,57 @@ fn run_background<H: Handler>(shared: &Shared<H>) {
             shared.stop.store(true, Ordering::SeqCst);
             return;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A spin whose load reading says "not busy" for the next while.
+    fn quiet(max: Duration) -> Spin {
+        let mut spin = Spin::new(max);
+        spin.busy = Some((Instant::now(), false));
+        spin
+    }
+
+    #[test]
+    fn the_faster_mode_is_used_and_the_slower_one_tried_rarely() {
+        let mut spin = quiet(Duration::from_millis(1));
+        assert!(spin.spin_next(), "spinning is measured first");
+        spin.spinning = Some(30_000.0);
+        assert!(!spin.spin_next(), "then sleeping");
+        spin.sleeping = Some(90_000.0);
+        let spins = (0..1000).filter(|_| spin.spin_next()).count();
+        // Sleeping is 3x slower: tried once every 192 waits.
+        assert!((990..1000).contains(&spins), "{spins}");
+        // On a loaded machine the sleeper wins.
+        spin.spinning = Some(900_000.0);
+        spin.sleeping = Some(15_000.0);
+        let spins = (0..4096).filter(|_| spin.spin_next()).count();
+        assert!(spins <= 2, "{spins}");
+    }
+
+    #[test]
+    fn a_busy_machine_never_spins_and_zero_never_spins() {
+        let mut spin = Spin::new(Duration::from_millis(1));
+        spin.busy = Some((Instant::now(), true));
+        spin.spinning = Some(1.0);
+        spin.sleeping = Some(1e9);
+        assert!(!spin.spin_next());
+        assert!(!quiet(Duration::ZERO).spin_next());
+    }
+
+    #[test]
+    fn one_long_wait_moves_the_mean_a_little() {
+        let mut spin = quiet(Duration::from_millis(1));
+        let start = Instant::now();
+        spin.record(true, start);
+        let first = spin.spinning.unwrap_or_default();
+        spin.spinning = Some(10_000.0);
+        spin.last_done = None;
+        spin.record(true, start.checked_sub(Duration::from_secs(1)).unwrap_or(start));
+        let after = spin.spinning.unwrap_or_default();
+        assert!(first >= 0.0 && after < 11_000.0, "{after}");
     }
 }
