@@ -8,7 +8,10 @@
 /// Defines an open code enum over an integer wire type.
 ///
 /// Named variants map one value each; the catch-all variants after `else` keep the raw value
-/// and are tried in order, the last one with the pattern `_`.
+/// and are tried in order, the last one with the pattern `_`. Exported (hidden) for the code
+/// tables of the layers above (doip-uds's NRCs), which then need the same `arbitrary` feature.
+#[macro_export]
+#[doc(hidden)]
 macro_rules! open_enum {
     (
         $(#[$meta:meta])*
@@ -124,7 +127,7 @@ macro_rules! open_enum {
     };
 }
 
-pub(crate) use open_enum;
+pub(crate) use crate::open_enum;
 
 open_enum! {
     /// Generic DoIP header negative acknowledge code (payload type 0x0000).
