@@ -17,7 +17,7 @@ use doip_transport::{
 
 use crate::session::{
     Counters, Deadline, Outcome, Request, RequestId, Session, SessionConfig, TransportKind,
-    Unsolicited,
+    UdsTiming, Unsolicited,
 };
 use crate::wire::{Dial, Wire};
 use crate::{Error, Result};
@@ -333,6 +333,30 @@ impl Client {
     #[must_use]
     pub fn counters(&self) -> Counters {
         self.driver.inspect(|_, core| core.wire.session.counters()).unwrap_or_default()
+    }
+
+    /// Uses `timing` for the UDS answers of `ecu` from now on (`None`: the configured P2 and
+    /// P2* again); see [`Session::set_uds_timing`].
+    ///
+    /// # Errors
+    /// [`Error::Transport`] when the background driver has stopped.
+    pub fn set_uds_timing(&mut self, ecu: LogicalAddress, timing: Option<UdsTiming>) -> Result<()> {
+        self.driver.call(|_, core| core.wire.session.set_uds_timing(ecu, timing))?;
+        Ok(())
+    }
+
+    /// Keeps `target`'s UDS session alive with TesterPresent (`3E 80`) whenever nothing was
+    /// sent to it for `every` (`None` stops); sent by the background driver while the caller
+    /// does anything else. See [`Session::keep_alive`].
+    ///
+    /// # Errors
+    /// [`Error::Transport`] when the background driver has stopped.
+    pub fn keep_alive(&mut self, target: LogicalAddress, every: Option<Duration>) -> Result<()> {
+        self.driver.call(|event_loop, core| {
+            core.wire.session.keep_alive(Instant::now(), target, every);
+            core.wire.flush(event_loop);
+        })?;
+        Ok(())
     }
 
     /// Starts `request` and waits until it is done.

@@ -39,7 +39,7 @@ pub use discovery::{
 pub use error::{Error, Result};
 pub use session::{
     Counters, Event, Outcome, Request, RequestId, Session, SessionConfig, Transmit, TransportKind,
-    Unsolicited,
+    UdsTiming, Unsolicited,
 };
 pub use tester::{EcuId, Tester};
 

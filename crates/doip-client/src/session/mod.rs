@@ -41,6 +41,7 @@
 //! ```
 
 mod deadline;
+mod keeper;
 mod link;
 mod matching;
 mod requests;
@@ -48,19 +49,20 @@ mod requests;
 mod tests;
 mod types;
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use doip_proto::{Frame, GenericNackCode, Message, RoutingActivationResponse};
+use doip_proto::{Frame, GenericNackCode, LogicalAddress, Message, RoutingActivationResponse};
 
 pub(crate) use deadline::Deadline;
+use keeper::Keepers;
 use link::Link;
 use requests::{Entry, LinkLost, Timeout};
 use types::Kind;
 pub use types::{
     Counters, Event, Outcome, Request, RequestId, SessionConfig, Transmit, TransportKind,
-    Unsolicited,
+    UdsTiming, Unsolicited,
 };
 
 use crate::{Error, Result};
@@ -78,6 +80,9 @@ pub struct Session {
     unsolicited: VecDeque<Unsolicited>,
     unsolicited_bytes: usize,
     counters: Counters,
+    keepers: Keepers,
+    /// The keeper's own requests: their outcomes are nobody's events.
+    silent: BTreeSet<RequestId>,
 }
 
 impl Session {
@@ -95,6 +100,8 @@ impl Session {
             unsolicited: VecDeque::new(),
             unsolicited_bytes: 0,
             counters: Counters::default(),
+            keepers: Keepers::default(),
+            silent: BTreeSet::new(),
         }
     }
 
@@ -133,6 +140,30 @@ impl Session {
     #[must_use]
     pub fn requests_open(&self) -> usize {
         self.entries.len()
+    }
+
+    /// Uses `timing` (P2 and P2*, margins included) for the UDS answers of `ecu` instead of
+    /// [`SessionConfig::p2`] / [`SessionConfig::p2_star`]; `None` goes back to those. A UDS
+    /// layer calls this with what the ECU announced in its DiagnosticSessionControl answer.
+    pub fn set_uds_timing(&mut self, ecu: LogicalAddress, timing: Option<UdsTiming>) {
+        match timing {
+            Some(t) => self.config.ecu_timing.insert(ecu, t),
+            None => self.config.ecu_timing.remove(&ecu),
+        };
+    }
+
+    /// Keeps `target`'s UDS session alive (`Some(interval)`) or stops (`None`): a
+    /// TesterPresent `3E 80` goes to it whenever nothing was sent to it for `interval` while
+    /// routing is active (2 s is usual, under S3's 5 s). `target` may be a functional
+    /// address. The keeper's requests produce no events; a refusal is logged at debug.
+    pub fn keep_alive(&mut self, now: Instant, target: LogicalAddress, every: Option<Duration>) {
+        self.keepers.set(now, target, every);
+    }
+
+    /// The interval at which `target`'s session is kept alive, if it is.
+    #[must_use]
+    pub fn keep_alive_interval(&self, target: LogicalAddress) -> Option<Duration> {
+        self.keepers.interval(target)
     }
 
     /// Starts `request`.
@@ -218,18 +249,30 @@ impl Session {
     /// When [`Session::handle_timeout`] is next due (`None`: nothing is timed).
     #[must_use]
     pub fn poll_timeout(&self) -> Option<Instant> {
-        self.entries.iter().map(Entry::deadline).fold(self.link.deadline(), Deadline::min).instant()
+        let first = self.link.deadline().min(self.keepers.deadline());
+        self.entries.iter().map(Entry::deadline).fold(first, Deadline::min).instant()
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        let event = self.events.pop_front();
-        if let Some(Event::ResponsePending { id, .. }) = &event
-            && let Some(e) = self.entries.iter_mut().find(|e| e.id == *id)
-        {
-            e.pending_reported = false;
+        loop {
+            let event = self.events.pop_front()?;
+            match &event {
+                Event::Done { id, result } if self.silent.remove(id) => {
+                    if let Err(e) = result {
+                        log::debug!("{}: TesterPresent keeper: {e}", self.config.peer);
+                    }
+                }
+                Event::ResponsePending { id, .. } if self.silent.contains(id) => {}
+                Event::ResponsePending { id, .. } => {
+                    if let Some(e) = self.entries.iter_mut().find(|e| e.id == *id) {
+                        e.pending_reported = false;
+                    }
+                    return Some(event);
+                }
+                _ => return Some(event),
+            }
         }
-        event
     }
 
     /// The oldest unsolicited frame.
@@ -427,7 +470,25 @@ impl Session {
         for (id, result) in done {
             self.events.push_back(Event::Done { id, result });
         }
+        self.keep_sessions_alive(now);
         self.advance(now);
+    }
+
+    /// Starts a `3E 80` for every kept target that is due, idle and reachable; a target with
+    /// a request open needs none (that request keeps its session alive).
+    fn keep_sessions_alive(&mut self, now: Instant) {
+        for target in self.keepers.due(now) {
+            if !self.link.is_ready() || self.entries.iter().any(|e| e.target() == Some(target)) {
+                continue;
+            }
+            let request = Request::uds(target, keeper::TESTER_PRESENT).no_retry();
+            match self.start(now, request) {
+                Ok(id) => {
+                    self.silent.insert(id);
+                }
+                Err(e) => log::debug!("{}: TesterPresent keeper: {e}", self.config.peer),
+            }
+        }
     }
 
     fn count_received(&mut self, frame: &Frame<'_>) {
@@ -517,6 +578,9 @@ impl Session {
         let mut finished: Vec<(RequestId, Result<Outcome>)> = Vec::new();
         for i in started {
             let e = &mut self.entries[i];
+            if let Some(target) = e.target() {
+                self.keepers.sent(now, target);
+            }
             match e.start(now, &self.config) {
                 Ok(Some(t)) => self.transmits.push_back(t),
                 Ok(None) => {}

@@ -11,7 +11,7 @@ use doip_proto::{
 use super::matching::{self, Verdict};
 use super::{
     Deadline, Error, Event, Kind, Outcome, RequestId, Result, Session, SessionConfig, Transmit,
-    TransportKind,
+    TransportKind, UdsTiming,
 };
 
 /// ECUs whose answers one functional request collects; more are unsolicited.
@@ -362,7 +362,11 @@ impl Entry {
     fn acknowledged(&mut self, now: Instant, cfg: &SessionConfig) -> Acked {
         let suppressed = matching::suppresses_positive_response(self.payload());
         let cap = self.pending_cap(cfg);
-        let wait = if self.pending_since.is_some() { cfg.p2_star } else { cfg.p2 };
+        let timing = self.target().map_or_else(
+            || UdsTiming { p2: cfg.p2, p2_star: cfg.p2_star },
+            |ecu| cfg.uds_timing(ecu),
+        );
+        let wait = if self.pending_since.is_some() { timing.p2_star } else { timing.p2 };
         let answer_due = Deadline::after(now, wait).min(cap);
         match (&self.kind, &mut self.stage) {
             (Kind::Uds { .. }, Stage::Ack { early, .. }) => {
@@ -559,7 +563,7 @@ impl Session {
                     let limit = Err(Error::PendingLimit { target: source, service, waited });
                     return Applied::Done(limit, readable.then_some(frame));
                 }
-                let extended = Deadline::after(now, cfg.p2_star);
+                let extended = Deadline::after(now, cfg.uds_timing(source).p2_star);
                 match &mut e.stage {
                     Stage::Answer { deadline } => *deadline = extended.min(cap),
                     Stage::Collect { acked: true, deadline, .. } => {

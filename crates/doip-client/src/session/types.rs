@@ -2,6 +2,7 @@
 //! get ([`Outcome`], [`Event`], [`Unsolicited`], [`Counters`]) and what the driver must do
 //! ([`Transmit`]).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -60,6 +61,9 @@ pub struct SessionConfig {
     pub p2: Duration,
     /// UDS P2*: wait after each "response pending" (5 s).
     pub p2_star: Duration,
+    /// P2 and P2* per ECU, overriding `p2` and `p2_star` for its answers (empty; set from
+    /// the ECU's DiagnosticSessionControl answer by [`Session::set_uds_timing`]).
+    pub ecu_timing: BTreeMap<LogicalAddress, UdsTiming>,
     /// Cap on "response pending" answers, from the first one (120 s: long enough for an
     /// erase of a large flash, short enough that an ECU answering 7F xx 78 forever fails).
     pub max_pending: Duration,
@@ -106,6 +110,7 @@ impl SessionConfig {
             ack_timeout: timing::A_DOIP_DIAGNOSTIC_MESSAGE,
             p2: timing::A_PROCESSING_TIME,
             p2_star: Duration::from_secs(5),
+            ecu_timing: BTreeMap::new(),
             max_pending: Duration::from_mins(2),
             late_answer_hold: timing::A_PROCESSING_TIME,
             alive_check_timeout: timing::A_PROCESSING_TIME,
@@ -119,6 +124,26 @@ impl SessionConfig {
             max_unsolicited_bytes: 4 << 20,
         }
     }
+}
+
+impl SessionConfig {
+    /// The P2 and P2* that apply to answers from `ecu`.
+    #[must_use]
+    pub fn uds_timing(&self, ecu: LogicalAddress) -> UdsTiming {
+        self.ecu_timing
+            .get(&ecu)
+            .copied()
+            .unwrap_or(UdsTiming { p2: self.p2, p2_star: self.p2_star })
+    }
+}
+
+/// UDS answer times for one ECU.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct UdsTiming {
+    /// Wait for the first answer after the ACK.
+    pub p2: Duration,
+    /// Wait after each "response pending".
+    pub p2_star: Duration,
 }
 
 /// What a caller asks a [`Session`] for.

@@ -5,6 +5,7 @@
 mod activation;
 mod answers;
 mod bounds;
+mod keeper;
 mod reconnects;
 
 pub(super) use std::net::SocketAddr;
