@@ -3,7 +3,7 @@
 
 use super::*;
 
-const EVERY: Duration = Duration::from_millis(2000);
+const EVERY: Duration = Duration::from_secs(2);
 
 fn patient() -> SessionConfig {
     let mut c = config();
