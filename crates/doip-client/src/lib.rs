@@ -56,7 +56,3 @@ pub use uds_channel::DoipChannel;
 /// The crates below this one, for everything else they offer.
 pub use {doip_proto, doip_transport};
 
-/// The workspace README's Rust examples, compiled (and run, unless marked `no_run`) as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../../README.md")]
-pub struct ReadmeDoctests;

@@ -63,3 +63,9 @@ pub use service::{
 };
 
 pub use doip_client::UdsTiming;
+
+/// The workspace README's Rust examples, compiled (and run, unless marked `no_run`) as
+/// doctests here, in the crate that sees every layer they use.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;
