@@ -69,7 +69,7 @@ fn object(seen: &Seen, content: &Content<'_>) -> Map<String, Value> {
             json::header(&mut map, header);
             json::message(&mut map, message);
         }
-        Content::Malformed { header, error } => {
+        Content::Malformed { header, error, .. } => {
             if let Some(header) = header {
                 json::header(&mut map, header);
             }
@@ -190,7 +190,7 @@ fn hex<W: Write>(args: &[String], printer: &mut Printer<W>) -> Result<(), Failur
         let seen = Seen { frame, place: None };
         let Some(head) = rest.first_chunk::<HEADER_LEN>() else {
             let error = doip_proto::Error::TruncatedHeader { length: rest.len() }.into();
-            printer.print(|| seen, &Content::Malformed { header: None, error });
+            printer.print(|| seen, &Content::Malformed { header: None, message: None, error });
             break;
         };
         let header = Header::from_bytes(*head);
@@ -205,12 +205,12 @@ fn hex<W: Write>(args: &[String], printer: &mut Printer<W>) -> Result<(), Failur
                 }
                 .into()
             };
-            printer.print(|| seen, &Content::Malformed { header: Some(header), error });
+            printer.print(|| seen, &Content::Malformed { header: Some(header), message: None, error });
             break;
         }
         let content = match Message::parse(header.payload_type, &rest[HEADER_LEN..total]) {
             Ok(message) => Content::Message { header, message },
-            Err(e) => Content::Malformed { header: Some(header), error: e.into() },
+            Err(e) => Content::Malformed { header: Some(header), message: None, error: e.into() },
         };
         printer.print(|| seen, &content);
         rest = &rest[total..];
