@@ -1,13 +1,25 @@
 //! `doip decode`: DoIP in a capture file, or in hex bytes from the command line.
+//!
+//! Every frame gets a DoIP entity's header checks (`DecodeOptions::policy`: versions
+//! 0x01–0x04, 0xFF only in vehicle identification requests, payload type known and carried
+//! on the transport, length allowed for the type, at most 16 MiB). A frame an entity would
+//! refuse is printed with what could still be decoded plus an `"error"` object naming the rule,
+//! the generic NACK the entity answers and whether it closes the connection; it counts as
+//! malformed (exit 1). Captures are checked on the transport they were captured on. Hex bytes
+//! come without one: each frame is checked as on the transport its payload type travels on (TCP
+//! for types allowed on both), so the transport check cannot fail there, and frames follow each
+//! other as in a TCP stream. After a wrong inverse version byte the length field is not trusted
+//! and hex decoding stops (a capture's TCP stream resynchronises on the next plausible header);
+//! after any other refusal the length field steps over the frame and decoding goes on.
 
 use std::fmt::Write as _;
 use std::io::{BufWriter, Write};
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use doip_pcap::{CaptureError, Content, DecodeOptions, StreamError};
+use doip_pcap::{CaptureError, Content, DecodeOptions, StreamError, frame_content};
 use doip_proto::header::HEADER_LEN;
-use doip_proto::{Header, Message, Transport};
+use doip_proto::{GenericNackCode, Header, Transport};
 use serde_json::{Map, Value};
 
 use crate::args::{DecodeArgs, parse_hex};
@@ -17,6 +29,28 @@ use crate::{Failure, json};
 struct Seen {
     frame: u64,
     place: Option<(Duration, SocketAddr, SocketAddr, Transport)>,
+    /// The transport its header was checked for (for hex input, the one its type travels on).
+    checked_as: Transport,
+}
+
+/// What an entity does about a malformed unit: the rule broken, the generic NACK it answers
+/// (none for capture artefacts such as gaps) and whether it then closes the TCP connection.
+struct Verdict {
+    rule: String,
+    nack: Option<GenericNackCode>,
+    closes: bool,
+}
+
+impl Verdict {
+    fn new(error: &StreamError, transport: Transport) -> Self {
+        let (nack, closes) = match error {
+            StreamError::Doip(e) => {
+                (e.nack_code(), e.closes_connection() && transport == Transport::Tcp)
+            }
+            _ => (None, false),
+        };
+        Self { rule: error.to_string(), nack, closes }
+    }
 }
 
 /// Writes events as text or JSON lines and counts malformed ones.
@@ -69,11 +103,15 @@ fn object(seen: &Seen, content: &Content<'_>) -> Map<String, Value> {
             json::header(&mut map, header);
             json::message(&mut map, message);
         }
-        Content::Malformed { header, error } => {
+        Content::Malformed { header, message, error } => {
             if let Some(header) = header {
                 json::header(&mut map, header);
             }
-            map.insert("error".into(), error.to_string().into());
+            if let Some(message) = message {
+                json::message(&mut map, message);
+            }
+            let v = Verdict::new(error, seen.checked_as);
+            map.insert("error".into(), json::error(&v.rule, v.nack, v.closes));
         }
         Content::Tls { content_type, version, length } => {
             map.insert("tls".into(), tls_name(*content_type).into());
@@ -106,8 +144,28 @@ fn text(seen: &Seen, content: &Content<'_>) -> String {
         Content::Message { header, message } => {
             let _ = write!(line, " v{}: {message}", header.version.value());
         }
-        Content::Malformed { error, .. } => {
-            let _ = write!(line, " MALFORMED: {error}");
+        Content::Malformed { header, message, error } => {
+            let v = Verdict::new(error, seen.checked_as);
+            let _ = write!(line, " MALFORMED: {}", v.rule);
+            if let Some(nack) = v.nack {
+                let closes = if v.closes { " and closes the connection" } else { "" };
+                let _ = write!(line, "; an entity answers generic NACK {nack}{closes}");
+            }
+            match (header, message) {
+                (Some(h), Some(m)) => {
+                    let _ = write!(line, " | v{}: {m}", h.version.value());
+                }
+                (Some(h), None) => {
+                    let _ = write!(
+                        line,
+                        " | v{}: {}, {}-byte payload",
+                        h.version.value(),
+                        h.payload_type,
+                        h.payload_length
+                    );
+                }
+                (None, _) => {}
+            }
         }
         Content::Tls { content_type, length, .. } => {
             let name = tls_name(*content_type);
@@ -151,7 +209,11 @@ fn capture<W: Write>(
     options.tls_ports.extend(&a.tls_port);
     let name = path.display().to_string();
     let sink = |e: &doip_pcap::Event<'_>| {
-        let seen = || Seen { frame: e.packet, place: Some((e.time, e.src, e.dst, e.transport)) };
+        let seen = || Seen {
+            frame: e.packet,
+            place: Some((e.time, e.src, e.dst, e.transport)),
+            checked_as: e.transport,
+        };
         printer.print(seen, &e.content);
     };
     let result = if name == "-" {
@@ -180,39 +242,46 @@ fn capture<W: Write>(
     Ok(())
 }
 
-/// Frames back to back in hex arguments.
+/// Frames back to back in hex arguments, checked as the module documentation says.
 fn hex<W: Write>(args: &[String], printer: &mut Printer<W>) -> Result<(), Failure> {
     let bytes = parse_hex(&args.concat()).map_err(|e| Failure::new(Failure::USAGE, e))?;
+    let options = DecodeOptions::default();
+    let (tcp, udp) = (options.policy(Transport::Tcp), options.policy(Transport::Udp));
     let mut rest = &bytes[..];
     let mut frame = 0;
     while !rest.is_empty() {
         frame += 1;
-        let seen = Seen { frame, place: None };
         let Some(head) = rest.first_chunk::<HEADER_LEN>() else {
-            let error = doip_proto::Error::TruncatedHeader { length: rest.len() }.into();
-            printer.print(|| seen, &Content::Malformed { header: None, error });
+            // As in a stream: the input ends inside a header (no NACK: nothing was refused).
+            let seen = Seen { frame, place: None, checked_as: Transport::Tcp };
+            let error = StreamError::Truncated { have: rest.len(), need: HEADER_LEN };
+            printer.print(|| seen, &Content::Malformed { header: None, message: None, error });
             break;
         };
         let header = Header::from_bytes(*head);
+        let policy = if header.payload_type.allowed_on(Transport::Tcp) { &tcp } else { &udp };
+        let seen = Seen { frame, place: None, checked_as: policy.transport() };
         let total = HEADER_LEN.saturating_add(header.payload_length as usize);
-        if !header.has_valid_pattern() || rest.len() < total {
-            let error = if header.has_valid_pattern() {
-                StreamError::Truncated { have: rest.len(), need: total }
-            } else {
-                doip_proto::Error::IncorrectPatternFormat {
-                    version: header.version.value(),
-                    inverse_version: header.inverse_version,
-                }
-                .into()
-            };
-            printer.print(|| seen, &Content::Malformed { header: Some(header), error });
-            break;
-        }
-        let content = match Message::parse(header.payload_type, &rest[HEADER_LEN..total]) {
-            Ok(message) => Content::Message { header, message },
-            Err(e) => Content::Malformed { header: Some(header), error: e.into() },
+        let refusal = policy.validate(&header).err();
+        let payload = rest.get(HEADER_LEN..total);
+        // A broken pattern leaves the length untrusted, and an entity closes: stop there.
+        let stop = !header.has_valid_pattern() || payload.is_none();
+        let content = match (payload, refusal) {
+            (Some(payload), _) if header.has_valid_pattern() => {
+                frame_content(policy, header, payload)
+            }
+            (_, Some(e)) => {
+                Content::Malformed { header: Some(header), message: None, error: e.into() }
+            }
+            (_, None) => {
+                let error = StreamError::Truncated { have: rest.len(), need: total };
+                Content::Malformed { header: Some(header), message: None, error }
+            }
         };
         printer.print(|| seen, &content);
+        if stop {
+            break;
+        }
         rest = &rest[total..];
     }
     Ok(())

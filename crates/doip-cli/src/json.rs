@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use doip_client::Entity;
-use doip_proto::{Header, Message};
+use doip_proto::{GenericNackCode, Header, Message};
 use serde_json::{Map, Value, json};
 
 /// Lower-case hex without separators.
@@ -22,6 +22,15 @@ pub(crate) fn header(map: &mut Map<String, Value>, header: &Header) {
     map.insert("payload_type".into(), header.payload_type.value().into());
     map.insert("payload_type_name".into(), header.payload_type.description().into());
     map.insert("payload_length".into(), header.payload_length.into());
+}
+
+/// The `"error"` object of a malformed frame: the rule it breaks, the generic NACK a DoIP
+/// entity answers (`null` when none applies, e.g. a gap in a capture) and whether the entity
+/// then closes the TCP connection, e.g.
+/// `{"rule":"protocol version 0xff is only for …","nack":{"code":0,"name":"incorrect pattern format"},"closes":true}`.
+pub(crate) fn error(rule: &str, nack: Option<GenericNackCode>, closes: bool) -> Value {
+    let nack = nack.map(|code| json!({ "code": code.value(), "name": code.description() }));
+    json!({ "rule": rule, "nack": nack, "closes": closes })
 }
 
 /// The payload's fields, by type.
@@ -50,7 +59,8 @@ pub(crate) fn message(map: &mut Map<String, Value>, message: &Message<'_>) {
         }
         Message::RoutingActivationRequest(m) => {
             put("source_address", m.source_address.0.into());
-            put("activation_type", m.activation_type.value().into());
+            // 2 bytes under version 0x01 (Wireshark's `doip.activation_type_v1`).
+            put("activation_type", m.activation_type_v1().into());
             put("reserved", m.reserved.into());
             put("oem_specific", m.oem_specific.map(|o| hex(&o)).into());
         }

@@ -219,18 +219,25 @@ fn decode_hex_and_captures() {
     let out = run(&["decode", "--json", "02fd0006000000080e00401010000000"]);
     assert_eq!(code(&out), 1);
     let e = &json_lines(&out)[0];
-    assert!(e["error"].as_str().unwrap().contains("invalid payload length"), "{e}");
+    assert!(e["error"]["rule"].as_str().unwrap().contains("invalid payload length"), "{e}");
+    assert_eq!(e["error"]["nack"]["code"], 4);
     assert_eq!(e["frame"], 1);
     // Not hex: usage.
     let out = run(&["decode", "02fdXX"]);
     assert_eq!(code(&out), 2);
     assert!(stderr(&out).contains("not hex"), "{}", stderr(&out));
 
-    // A capture: every message, with the frame, endpoints and transport.
+    // A capture: every message, with the frame, endpoints and transport. Its vendor message
+    // (0xF010) is one an entity refuses (NACK 0x01, as the captured entity answers): exit 1.
     let out = run(&["decode", "--json", "--pcap", &data("tcp-session.pcap")]);
-    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(code(&out), 1, "{}", stderr(&out));
     let frames = json_lines(&out);
     assert_eq!(frames.len(), 19);
+    let refused: Vec<_> = frames.iter().filter(|f| f.get("error").is_some()).collect();
+    assert_eq!(refused.len(), 1);
+    assert_eq!(refused[0]["payload_type"], 0xF010);
+    assert_eq!(refused[0]["error"]["nack"]["code"], 1);
+    assert_eq!(refused[0]["payload"], "01020304");
     assert!(frames.iter().all(|f| f["transport"] == "tcp" && f["time"].as_f64().unwrap() > 1.7e9));
     assert_eq!(frames[0]["src"], "192.168.0.100:50124");
 

@@ -207,7 +207,9 @@ fn theirs(capture: &Path, decode_as: &[String]) -> BTreeMap<u64, FrameView> {
                 "gid",
             ] {
                 let Some((name, is_bytes)) = wireshark_name(payload_type, field) else { continue };
-                let Some(v) = flat.get(name) else { continue };
+                // Version 0x01's 2-byte activation type has a field of its own.
+                let v1 = (field == "activation_type").then(|| flat.get("doip.activation_type_v1"));
+                let Some(v) = flat.get(name).or(v1.flatten()) else { continue };
                 let text = match field {
                     "oem_specific" => format!("{:08x}", number(v).parse::<u64>().unwrap()),
                     "vin" | "eid" | "gid" => v.as_str().unwrap().to_lowercase(),
@@ -323,6 +325,64 @@ fn committed_captures_agree_with_wireshark() {
         total += n;
     }
     assert!(total >= 60, "only {total} messages compared");
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    let digits: Vec<u8> = s.bytes().filter(u8::is_ascii_hexdigit).collect();
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+        .collect()
+}
+
+/// Frames other implementations send that an entity refuses (version 0xFF outside vehicle
+/// identification, versions the spec does not define, a wrong inverse byte, unknown types,
+/// wrong lengths) and version 0x01 routing activation requests with their 2-byte activation
+/// type: we flag what Wireshark shows the header of, and agree on the rest field by field.
+#[test]
+fn refused_frames_and_version_1_requests_agree_with_wireshark() {
+    use doip_pcap::synth::{CaptureWriter, Format, SESSION_START, TcpConnection, udp_frame};
+    if !tshark_or_skip() {
+        return;
+    }
+    let tester = "192.168.0.100:50400".parse().unwrap();
+    let entity = "192.168.0.10:13400".parse().unwrap();
+    let mut c = TcpConnection::new(tester, entity);
+    let mut frames: Vec<Vec<u8>> = c.open().unwrap().into();
+    for tcp in [
+        "01fe 0005 00000008 0e80 0001 00000000",
+        "01fe 0005 0000000c 0e80 e000 00000000 deadbeef",
+        "02fd 0005 00000007 0e80 00 00000000",
+        "ff00 8001 00000006 0e80 4010 1003",
+        "00ff 8001 00000006 0e80 4010 1003",
+        "05fa 8001 00000006 0e80 4010 1003",
+        "7f80 8001 00000006 0e80 4010 1003",
+        "fe01 8001 00000006 0e80 4010 1003",
+        "04fb 8001 00000006 0e80 4010 1003",
+        "02fd 1234 00000002 abcd",
+        "02fd 0008 00000002 0e80",
+    ] {
+        frames.push(c.send(true, &hex(tcp)).unwrap());
+    }
+    frames.push(c.close(true).unwrap());
+    for udp in ["ff00 0001 00000000", "ff00 4001 00000000", "02fd 4001 00000000"] {
+        frames.push(udp_frame(tester, entity, &hex(udp)).unwrap());
+    }
+    let mut out = CaptureWriter::new(Vec::new(), Format::Pcap).unwrap();
+    for f in &frames {
+        out.packet(Duration::from_secs(SESSION_START), f).unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("doip-refused-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("refused.pcap");
+    std::fs::write(&file, out.into_inner()).unwrap();
+    // Wireshark shows the header of every refused frame.
+    let flagged = ours(&file, &[]).values().map(|v| v.flagged.len()).sum::<usize>();
+    assert_eq!(flagged, 7);
+    let n = assert_agreement(&file, &[]);
+    println!("refused.pcap: {n} messages agree with tshark");
+    assert!(n >= 6, "only {n} messages compared");
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A live capture (`dumpcap -i any`: Linux cooked headers) of the `doip` tool talking to the

@@ -15,7 +15,8 @@
 use arbitrary::{Arbitrary, Unstructured};
 use doip_pcap::{CaptureReader, Content, DecodeOptions, decode_with};
 use doip_proto::{
-    DatagramDecoder, Frame, HeaderPolicy, Message, ProtocolVersion, StreamDecoder, parse_header,
+    DatagramDecoder, Frame, HeaderPolicy, Message, ProtocolVersion, RoutingActivationRequest,
+    StreamDecoder, parse_header,
 };
 use doip_sim::{Responder, UdsHandler, UdsReply};
 
@@ -161,6 +162,13 @@ pub fn round_trip(data: &[u8]) {
         return;
     }
     let version = ProtocolVersion::from(version);
+    // Only version 0x01 sends the high byte of a 2-byte activation type; others drop it.
+    let message = match message {
+        Message::RoutingActivationRequest(r) if version != ProtocolVersion::Iso2010 => {
+            RoutingActivationRequest { activation_type_high: 0, ..r }.into()
+        }
+        m => m,
+    };
     let wire = message.to_bytes(version).expect("fuzzer payloads fit in 4 GiB");
     let (frame, rest) = Frame::parse(&wire).expect("an encoded message parses");
     assert!(rest.is_empty());

@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use doip_proto::header::HEADER_LEN;
-use doip_proto::{Error, Header, Message, Transport};
+use doip_proto::{Error, Header, HeaderPolicy, Message, Transport};
 
 use crate::Packet;
 use crate::link::{self, Layers, slice};
@@ -30,6 +30,19 @@ pub struct DecodeOptions {
     pub tls_ports: Vec<u16>,
     /// The largest payload reassembled; longer messages are reported and skipped unbuffered.
     pub max_payload_length: u32,
+}
+
+impl DecodeOptions {
+    /// The header checks every frame arriving on `transport` gets: a DoIP entity's
+    /// ([`HeaderPolicy::new`]: versions 0x01–0x04, and 0xFF only in vehicle identification
+    /// requests; payload types known and carried on that transport, so reserved and vendor
+    /// types are refused with NACK 0x01; the length the type allows), with
+    /// [`DecodeOptions::max_payload_length`] as the largest message (NACK 0x02 above it).
+    /// A frame that fails them is a [`Content::Malformed`] naming the first check failed.
+    #[must_use]
+    pub fn policy(&self, transport: Transport) -> HeaderPolicy {
+        HeaderPolicy::new(transport).with_max_payload_length(self.max_payload_length)
+    }
 }
 
 impl Default for DecodeOptions {
@@ -67,7 +80,9 @@ impl Event<'_> {
             Content::Message { header, message } => {
                 Content::Message { header, message: message.into_owned() }
             }
-            Content::Malformed { header, error } => Content::Malformed { header, error },
+            Content::Malformed { header, message, error } => {
+                Content::Malformed { header, message: message.map(Message::into_owned), error }
+            }
             Content::Tls { content_type, version, length } => {
                 Content::Tls { content_type, version, length }
             }
@@ -86,11 +101,19 @@ pub enum Content<'a> {
         /// The typed payload, borrowing the capture.
         message: Message<'a>,
     },
-    /// Bytes on a DoIP port that do not form a valid DoIP message.
+    /// Bytes on a DoIP port that do not form a valid DoIP message: a header a DoIP entity
+    /// would refuse ([`DecodeOptions::policy`]; `error` names the rule and, through
+    /// [`Error::nack_code`], the generic NACK it would answer), a payload that does not fit
+    /// its type, or a stream or datagram that is cut, has gaps or lost its framing.
     Malformed {
         /// The header, when one was read.
         header: Option<Header>,
-        /// What is wrong.
+        /// What could still be decoded: the payload of a refused frame when its bounds are
+        /// known and it parses (e.g. a diagnostic message sent with version 0xFF, a reserved
+        /// payload type as [`Message::Unknown`]). `None` when the payload does not parse, was
+        /// skipped, or its length cannot be trusted (wrong inverse version byte on TCP).
+        message: Option<Message<'a>>,
+        /// What is wrong: the first check failed, in the spec's order.
         error: StreamError,
     },
     /// A TLS record on a DoIP-over-TLS connection: encrypted, so not decoded.
@@ -142,7 +165,7 @@ pub struct Stats {
     pub doip_packets: u64,
     /// Well-formed DoIP messages.
     pub messages: u64,
-    /// Malformed-message events.
+    /// Malformed-message events (refused frames included, even when their payload decoded).
     pub malformed: u64,
     /// TLS records.
     pub tls_records: u64,
@@ -315,11 +338,25 @@ impl Flow {
 
 /// Turns packets into [`Event`]s. I/O-free: feed it [`Packet`]s from a
 /// [`crate::CaptureReader`] or from anywhere else.
-#[derive(Default)]
+///
+/// Every frame gets a DoIP entity's header checks ([`DecodeOptions::policy`], TCP or UDP as
+/// captured); a refused one is reported as [`Content::Malformed`] with what could still be
+/// decoded, and decoding goes on: the spec's receiver would close the connection after some
+/// refusals (NACK 0x00 and 0x04), but a capture shows what was sent after them too. After a
+/// wrong inverse version byte the length field is not trusted and the stream resynchronises on
+/// the next plausible header; after any other refusal the length field steps over the message.
 pub struct Decoder {
     options: DecodeOptions,
+    tcp: HeaderPolicy,
+    udp: HeaderPolicy,
     flows: Flows,
     stats: Stats,
+}
+
+impl Default for Decoder {
+    fn default() -> Self {
+        Self::new(DecodeOptions::default())
+    }
 }
 
 impl std::fmt::Debug for Decoder {
@@ -328,7 +365,8 @@ impl std::fmt::Debug for Decoder {
             .field("options", &self.options)
             .field("flows", &self.flows.slab.len())
             .field("stats", &self.stats)
-            .finish()
+            // The header policies are the options' (`DecodeOptions::policy`).
+            .finish_non_exhaustive()
     }
 }
 
@@ -336,7 +374,8 @@ impl Decoder {
     /// A decoder with these options.
     #[must_use]
     pub fn new(options: DecodeOptions) -> Self {
-        Self { options, flows: Flows::default(), stats: Stats::default() }
+        let (tcp, udp) = (options.policy(Transport::Tcp), options.policy(Transport::Udp));
+        Self { options, tcp, udp, flows: Flows::default(), stats: Stats::default() }
     }
 
     /// The counts so far.
@@ -377,9 +416,9 @@ impl Decoder {
                 };
                 let segment =
                     Segment { seq: tcp.sequence_number(), syn: tcp.syn(), data: tcp.payload() };
-                flow.segment(&segment, &meta, self.options.max_payload_length, &mut sink);
+                flow.segment(&segment, &meta, &self.tcp, &mut sink);
                 if tcp.fin() || tcp.rst() {
-                    self.flows.remove(at).finish(&meta, &mut sink);
+                    self.flows.remove(at).finish(&meta, &self.tcp, &mut sink);
                 }
             }
             link::Transport::Udp(udp) => {
@@ -395,7 +434,7 @@ impl Decoder {
                     dst: SocketAddr::new(dst, dp),
                     transport: Transport::Udp,
                 };
-                datagram(udp.payload(), &meta, &mut sink);
+                datagram(udp.payload(), &meta, &self.udp, &mut sink);
             }
             // Fragments are not reassembled (DoIP datagrams fit in one packet).
             link::Transport::Fragment => sink.stats.skipped += 1,
@@ -414,7 +453,7 @@ impl Decoder {
                 dst: flow.dst,
                 transport: Transport::Tcp,
             };
-            flow.finish(&meta, &mut sink);
+            flow.finish(&meta, &self.tcp, &mut sink);
         }
     }
 }
@@ -446,43 +485,87 @@ impl<F: FnMut(&Event<'_>)> Counting<'_, F> {
     }
 }
 
-/// One DoIP message per datagram, and nothing else in it.
-fn datagram<F: FnMut(&Event<'_>)>(data: &[u8], meta: &Meta, sink: &mut Counting<'_, F>) {
-    let Some(head) = data.first_chunk::<HEADER_LEN>() else {
+/// One DoIP message per datagram, and nothing else in it. The datagram bounds the payload, so
+/// it is decoded whatever is wrong with the header.
+fn datagram<F: FnMut(&Event<'_>)>(
+    data: &[u8],
+    meta: &Meta,
+    policy: &HeaderPolicy,
+    sink: &mut Counting<'_, F>,
+) {
+    let Some((head, payload)) = data.split_first_chunk::<HEADER_LEN>() else {
         let error = Error::TruncatedHeader { length: data.len() };
-        sink.emit(meta, Content::Malformed { header: None, error: error.into() });
+        sink.emit(meta, Content::Malformed { header: None, message: None, error: error.into() });
         return;
     };
     let header = Header::from_bytes(*head);
-    let content = if !header.has_valid_pattern() {
-        malformed(&header)
-    } else if data.len() - HEADER_LEN != header.payload_length as usize {
-        let error = Error::DatagramLengthMismatch {
-            payload_length: header.payload_length,
-            datagram_length: data.len(),
-        };
-        Content::Malformed { header: Some(header), error: error.into() }
+    let content = if payload.len() == header.payload_length as usize {
+        frame_content(policy, header, payload)
     } else {
-        parse(header, &data[HEADER_LEN..])
+        // Step 5 of the checks (NACK 0x04): the datagram is not the frame its header
+        // announces, which is the more precise of the two length errors.
+        let error = match policy.validate(&header) {
+            Err(e) if !matches!(e, Error::InvalidPayloadLength { .. }) => e,
+            _ => Error::DatagramLengthMismatch {
+                payload_length: header.payload_length,
+                datagram_length: data.len(),
+            },
+        };
+        Content::Malformed { header: Some(header), message: None, error: error.into() }
     };
     sink.emit(meta, content);
 }
 
-/// The event for a header whose inverse version byte is wrong.
+/// The event for a header whose inverse version byte is wrong, when its payload's bounds are
+/// not known (in a stream).
 fn malformed(header: &Header) -> Content<'static> {
     let error = Error::IncorrectPatternFormat {
         version: header.version.value(),
         inverse_version: header.inverse_version,
     };
-    Content::Malformed { header: Some(*header), error: error.into() }
+    Content::Malformed { header: Some(*header), message: None, error: error.into() }
 }
 
-/// A complete payload, typed.
+/// One whole frame, `header` and exactly its payload, as a receiver checking headers with
+/// `policy` sees it: [`Content::Message`] when it accepts the header and the payload parses
+/// (in the header's version's layout, [`Message::parse_for`]); otherwise
+/// [`Content::Malformed`] with the first check failed and, when the payload still parses,
+/// the message.
+///
+/// The capture [`Decoder`] calls this for every frame it reassembles or receives, with
+/// [`DecodeOptions::policy`]; use it for frames from elsewhere (`doip decode` of hex bytes).
+///
+/// ```
+/// use doip_pcap::{Content, DecodeOptions, frame_content};
+/// use doip_proto::{GenericNackCode, Header, Message, Transport};
+///
+/// // A diagnostic message with version 0xFF, which only vehicle identification requests use.
+/// let frame = [0xff, 0x00, 0x80, 0x01, 0, 0, 0, 6, 0x0e, 0x80, 0x40, 0x10, 0x10, 0x03];
+/// let (head, payload) = frame.split_first_chunk().unwrap();
+/// let policy = DecodeOptions::default().policy(Transport::Tcp);
+/// let Content::Malformed { message: Some(Message::DiagnosticMessage(m)), error, .. } =
+///     frame_content(&policy, Header::from_bytes(*head), payload)
+/// else {
+///     panic!("refused, with the message still decoded")
+/// };
+/// assert_eq!(*m.user_data, [0x10, 0x03]);
+/// let doip_pcap::StreamError::Doip(e) = error else { panic!() };
+/// assert_eq!(e.nack_code(), Some(GenericNackCode::IncorrectPatternFormat));
+/// assert!(e.closes_connection());
+/// ```
+#[must_use]
 #[inline]
-fn parse(header: Header, payload: &[u8]) -> Content<'_> {
-    match Message::parse(header.payload_type, payload) {
-        Ok(message) => Content::Message { header, message },
-        Err(error) => Content::Malformed { header: Some(header), error: error.into() },
+pub fn frame_content<'a>(policy: &HeaderPolicy, header: Header, payload: &'a [u8]) -> Content<'a> {
+    let parsed = Message::parse_for(header.version, header.payload_type, payload);
+    let header_ok = policy.validate(&header);
+    match (header_ok, parsed) {
+        (Ok(()), Ok(message)) => Content::Message { header, message },
+        (Ok(()), Err(error)) => {
+            Content::Malformed { header: Some(header), message: None, error: error.into() }
+        }
+        (Err(error), parsed) => {
+            Content::Malformed { header: Some(header), message: parsed.ok(), error: error.into() }
+        }
     }
 }
 
@@ -510,7 +593,7 @@ impl Flow {
         &mut self,
         segment: &Segment<'_>,
         meta: &Meta,
-        max: u32,
+        policy: &HeaderPolicy,
         sink: &mut Counting<'_, F>,
     ) {
         if segment.syn {
@@ -525,14 +608,14 @@ impl Flow {
         let seq = if segment.syn { segment.seq.wrapping_add(1) } else { segment.seq };
         let ahead = seq.wrapping_sub(next).cast_signed();
         if ahead > 0 {
-            self.hold(seq, meta.packet, segment.data, meta, max, sink);
+            self.hold(seq, meta.packet, segment.data, meta, policy, sink);
             return;
         }
         // Overlap with bytes already delivered (a retransmission): keep only the new part.
         let old = ahead.unsigned_abs() as usize;
         let Some(data) = segment.data.get(old..).filter(|d| !d.is_empty()) else { return };
-        self.deliver(data, meta, max, sink);
-        self.drain_pending(meta, max, sink);
+        self.deliver(data, meta, policy, sink);
+        self.drain_pending(meta, policy, sink);
     }
 
     /// Keeps a segment that arrived early; when too much is held, gives up on the gap.
@@ -542,7 +625,7 @@ impl Flow {
         packet: u64,
         data: &[u8],
         meta: &Meta,
-        max: u32,
+        policy: &HeaderPolicy,
         sink: &mut Counting<'_, F>,
     ) {
         if data.is_empty() {
@@ -554,7 +637,7 @@ impl Flow {
         }
         if self.pending.len() > MAX_PENDING_SEGMENTS || self.pending_bytes > MAX_PENDING_BYTES {
             self.skip_gap(meta, sink);
-            self.drain_pending(meta, max, sink);
+            self.drain_pending(meta, policy, sink);
         }
     }
 
@@ -566,7 +649,7 @@ impl Flow {
         };
         let missing = first.wrapping_sub(next);
         let error = StreamError::Gap { missing };
-        sink.emit(meta, Content::Malformed { header: None, error });
+        sink.emit(meta, Content::Malformed { header: None, message: None, error });
         self.buf.clear();
         self.skip = 0;
         self.unsynced = !self.tls;
@@ -577,7 +660,7 @@ impl Flow {
     fn drain_pending<F: FnMut(&Event<'_>)>(
         &mut self,
         meta: &Meta,
-        max: u32,
+        policy: &HeaderPolicy,
         sink: &mut Counting<'_, F>,
     ) {
         while let (Some(next), Some(entry)) = (self.next_seq, self.pending.first_entry()) {
@@ -590,7 +673,12 @@ impl Flow {
             // Events go to the packet that completed them; a held segment completes what it
             // carries when it is released, so it keeps its own number.
             if let Some(data) = data.get(ahead.unsigned_abs() as usize..) {
-                self.deliver(data, &Meta { packet: packet.max(meta.packet), ..*meta }, max, sink);
+                self.deliver(
+                    data,
+                    &Meta { packet: packet.max(meta.packet), ..*meta },
+                    policy,
+                    sink,
+                );
             }
         }
     }
@@ -600,7 +688,7 @@ impl Flow {
         &mut self,
         mut data: &[u8],
         meta: &Meta,
-        max: u32,
+        policy: &HeaderPolicy,
         sink: &mut Counting<'_, F>,
     ) {
         self.next_seq = self.next_seq.map(|n| n.wrapping_add(data.len() as u32));
@@ -612,23 +700,23 @@ impl Flow {
                 continue;
             }
             if self.unsynced {
-                let Some(at) = find_header(data, max) else {
+                let Some(at) = find_header(data, policy) else {
                     let error = StreamError::Unsynchronised { skipped: data.len() };
-                    sink.emit(meta, Content::Malformed { header: None, error });
+                    sink.emit(meta, Content::Malformed { header: None, message: None, error });
                     return;
                 };
                 self.unsynced = false;
                 if at > 0 {
                     let error = StreamError::Unsynchronised { skipped: at };
-                    sink.emit(meta, Content::Malformed { header: None, error });
+                    sink.emit(meta, Content::Malformed { header: None, message: None, error });
                 }
                 data = &data[at..];
             }
             if self.buf.is_empty() {
                 // Fast path: whole units straight from the segment, no copy.
-                match framing(&mut self.tls, data, max) {
+                match framing(&mut self.tls, data, policy) {
                     Framing::Unit { total } if total <= data.len() => {
-                        unit(&data[..total], meta, sink);
+                        unit(&data[..total], meta, policy, sink);
                         data = &data[total..];
                     }
                     Framing::NeedHeader | Framing::Unit { .. } => {
@@ -649,7 +737,7 @@ impl Flow {
                 continue;
             }
             // Complete the buffered unit: its header first, then its body.
-            let want = match framing(&mut self.tls, &self.buf, max) {
+            let want = match framing(&mut self.tls, &self.buf, policy) {
                 Framing::NeedHeader => self.header_len(),
                 Framing::Unit { total } => total,
                 Framing::Invalid(content) => {
@@ -668,10 +756,10 @@ impl Flow {
             let n = (want - self.buf.len()).min(data.len());
             self.buf.extend_from_slice(&data[..n]);
             data = &data[n..];
-            if let Framing::Unit { total } = framing(&mut self.tls, &self.buf, max)
+            if let Framing::Unit { total } = framing(&mut self.tls, &self.buf, policy)
                 && total == self.buf.len()
             {
-                unit(&self.buf, meta, sink);
+                unit(&self.buf, meta, policy, sink);
                 self.buf.clear();
             }
         }
@@ -682,28 +770,37 @@ impl Flow {
     }
 
     /// The connection (or capture) ended: report a message cut short.
-    fn finish<F: FnMut(&Event<'_>)>(&mut self, meta: &Meta, sink: &mut Counting<'_, F>) {
+    fn finish<F: FnMut(&Event<'_>)>(
+        &mut self,
+        meta: &Meta,
+        policy: &HeaderPolicy,
+        sink: &mut Counting<'_, F>,
+    ) {
+        // Nothing more arrives: whatever is held is reported whole or as cut short.
+        let unlimited = policy.clone().with_max_payload_length(u32::MAX);
         if !self.pending.is_empty() {
             self.skip_gap(meta, sink);
-            let max = u32::MAX;
-            self.drain_pending(meta, max, sink);
+            self.drain_pending(meta, &unlimited, sink);
         }
         if self.buf.is_empty() {
             return;
         }
-        let need = match framing(&mut self.tls, &self.buf, u32::MAX) {
+        let need = match framing(&mut self.tls, &self.buf, &unlimited) {
             Framing::Unit { total } => total,
             _ => self.header_len(),
         };
         let header = self.buf.first_chunk::<HEADER_LEN>().map(|h| Header::from_bytes(*h));
         let error = StreamError::Truncated { have: self.buf.len(), need };
-        sink.emit(meta, Content::Malformed { header: header.filter(|_| !self.tls), error });
+        sink.emit(
+            meta,
+            Content::Malformed { header: header.filter(|_| !self.tls), message: None, error },
+        );
         self.buf.clear();
     }
 }
 
 /// Reads the unit header at the front of `data`.
-fn framing(tls: &mut bool, data: &[u8], max: u32) -> Framing {
+fn framing(tls: &mut bool, data: &[u8], policy: &HeaderPolicy) -> Framing {
     if !*tls && is_tls_record_start(data) {
         // TLS on a plain DoIP port: a DoIP header never starts like this.
         *tls = true;
@@ -721,14 +818,15 @@ fn framing(tls: &mut bool, data: &[u8], max: u32) -> Framing {
     if !header.has_valid_pattern() {
         return Framing::Invalid(malformed(&header));
     }
-    if header.payload_length > max {
-        let error = Error::MessageTooLarge {
+    if header.payload_length > policy.max_payload_length() {
+        // Refused at least as too large; an earlier check may fail first.
+        let error = policy.validate(&header).err().unwrap_or(Error::MessageTooLarge {
             payload_type: header.payload_type,
             length: header.payload_length,
-            max,
-        };
+            max: policy.max_payload_length(),
+        });
         return Framing::Skip(
-            Content::Malformed { header: Some(header), error: error.into() },
+            Content::Malformed { header: Some(header), message: None, error: error.into() },
             u64::from(header.payload_length),
         );
     }
@@ -736,10 +834,14 @@ fn framing(tls: &mut bool, data: &[u8], max: u32) -> Framing {
 }
 
 /// A complete DoIP message.
-fn unit<F: FnMut(&Event<'_>)>(unit: &[u8], meta: &Meta, sink: &mut Counting<'_, F>) {
-    let Some(head) = unit.first_chunk::<HEADER_LEN>() else { return };
-    let header = Header::from_bytes(*head);
-    sink.emit(meta, parse(header, &unit[HEADER_LEN..]));
+fn unit<F: FnMut(&Event<'_>)>(
+    unit: &[u8],
+    meta: &Meta,
+    policy: &HeaderPolicy,
+    sink: &mut Counting<'_, F>,
+) {
+    let Some((head, payload)) = unit.split_first_chunk::<HEADER_LEN>() else { return };
+    sink.emit(meta, frame_content(policy, Header::from_bytes(*head), payload));
 }
 
 /// A TLS record header: content type, version, length.
@@ -750,16 +852,13 @@ fn is_tls_record_start(data: &[u8]) -> bool {
     matches!(data, [20..=24, 3, ..])
 }
 
-/// The first offset in `data` where a plausible DoIP header starts: valid pattern, a known
-/// version, a named payload type with a length it allows, within the size limit.
-fn find_header(data: &[u8], max: u32) -> Option<usize> {
+/// The first offset in `data` where a plausible DoIP header starts: one `policy` accepts
+/// (valid pattern, a version allowed for its payload type, a named type carried on this
+/// transport with a length it allows, within the size limit).
+fn find_header(data: &[u8], policy: &HeaderPolicy) -> Option<usize> {
     data.windows(HEADER_LEN).position(|w| {
         let Some(head) = w.first_chunk::<HEADER_LEN>() else { return false };
         let h = Header::from_bytes(*head);
-        h.has_valid_pattern()
-            && matches!(h.version.value(), 1..=4 | 0xFF)
-            && h.payload_type.is_named()
-            && h.payload_type.length_rule().accepts(h.payload_length)
-            && h.payload_length <= max
+        h.payload_type.is_named() && policy.validate(&h).is_ok()
     })
 }

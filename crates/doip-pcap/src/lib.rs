@@ -7,7 +7,10 @@
 //! [`Event`]s (lent to your sink; [`Event::into_owned`] keeps one) — every DoIP
 //! message with its packet number, time and endpoints, malformed messages as typed errors (and
 //! decoding goes on), and TLS records on DoIP-over-TLS connections reported as encrypted rather
-//! than misparsed.
+//! than misparsed. Every frame gets a DoIP entity's header checks
+//! ([`DecodeOptions::policy`]): one an entity would refuse (e.g. version 0xFF on a diagnostic
+//! message) is [`Content::Malformed`], naming the rule and the generic NACK, with its payload
+//! still decoded when it parses.
 //!
 //! - Link types: Ethernet (with VLAN tags), Linux cooked v1 and v2, raw IP, BSD/OpenBSD
 //!   loopback ([`LinkType`]).
@@ -40,7 +43,9 @@ mod link;
 mod reader;
 pub mod synth;
 
-pub use decode::{Content, DOIP_PORT, DecodeOptions, Decoder, Event, Stats, StreamError, TLS_PORT};
+pub use decode::{
+    Content, DOIP_PORT, DecodeOptions, Decoder, Event, Stats, StreamError, TLS_PORT, frame_content,
+};
 pub use error::CaptureError;
 pub use link::LinkType;
 pub use reader::{CaptureReader, MAX_RECORD, Packet};

@@ -259,11 +259,26 @@ fn decode(bytes: &[u8]) -> Vec<Event<'static>> {
     events
 }
 
+/// The payload types of every message decoded, refused ones included.
 fn messages(events: &[Event<'static>]) -> Vec<PayloadType> {
     events
         .iter()
         .filter_map(|e| match &e.content {
-            Content::Message { message, .. } => Some(message.payload_type()),
+            Content::Message { message, .. }
+            | Content::Malformed { message: Some(message), .. } => Some(message.payload_type()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The payload types of the messages an entity would refuse, with the NACK it would answer.
+fn refused(events: &[Event<'static>]) -> Vec<(u16, Option<GenericNackCode>)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.content {
+            Content::Malformed { header: Some(h), error: StreamError::Doip(error), .. } => {
+                Some((h.payload_type.value(), error.nack_code()))
+            }
             _ => None,
         })
         .collect()
@@ -287,12 +302,25 @@ fn every_payload_type_is_decoded_from_udp_and_tcp() {
         0x4003, 0x4004, 0x4005, 0x8001, 0x8002, 0x8003, 0xF010,
     ];
     assert_eq!(seen, expected);
+    // The reserved and the vendor type are decoded raw, and flagged: an entity answers both
+    // with NACK 0x01 (as the entity in these captures does).
+    let unknown = Some(GenericNackCode::UnknownPayloadType);
+    assert_eq!(refused(&decode(&capture("udp-discovery.pcap"))), [(0x4005, unknown)]);
+    assert_eq!(refused(&decode(&capture("tcp-session.pcap"))), [(0xF010, unknown)]);
 }
 
 #[test]
 fn split_and_coalesced_segments_give_whole_messages_at_the_completing_packet() {
     let events = decode(&capture("tcp-session.pcap"));
-    assert!(events.iter().all(|e| matches!(e.content, Content::Message { .. })), "{events:#?}");
+    // Every message is whole; only the vendor message is refused (NACK 0x01), still decoded.
+    assert!(
+        events.iter().all(|e| match &e.content {
+            Content::Message { .. } => true,
+            Content::Malformed { message: Some(m), .. } => m.payload_type().value() == 0xF010,
+            _ => false,
+        }),
+        "{events:#?}"
+    );
     // The TesterPresent split over three segments completes in the third (packets 10-12).
     let present = events
         .iter()

@@ -224,7 +224,7 @@ impl StreamDecoder {
         }
         let payload = self.start + HEADER_LEN..self.start + total;
         self.start += total;
-        match Message::parse(header.payload_type, &self.buf[payload]) {
+        match Message::parse_for(header.version, header.payload_type, &self.buf[payload]) {
             Ok(message) => Some(Ok(Frame { header, message })),
             Err(e) => {
                 self.failed = true;
@@ -301,7 +301,8 @@ impl DatagramDecoder {
                 datagram_length: datagram.len(),
             });
         }
-        Ok(Frame { header, message: Message::parse(header.payload_type, payload)? })
+        let message = Message::parse_for(header.version, header.payload_type, payload)?;
+        Ok(Frame { header, message })
     }
 }
 

@@ -1,5 +1,7 @@
 //! The crate's one error type.
 
+use core::fmt;
+
 use crate::codes::GenericNackCode;
 use crate::header::{LengthRule, PayloadType, ProtocolVersion, Transport};
 
@@ -35,7 +37,7 @@ pub enum Error {
     },
     /// The version is not supported, or is 0xFF on a type other than 0x0001–0x0003
     /// (NACK 0x00, close).
-    #[error("unsupported protocol version {version} for {payload_type}")]
+    #[error("{}", VersionRule(.version, .payload_type))]
     UnsupportedVersion {
         /// The version received.
         version: ProtocolVersion,
@@ -152,5 +154,57 @@ impl Error {
             Some(code) => code.closes_socket(),
             None => false,
         }
+    }
+}
+
+/// The rule an [`Error::UnsupportedVersion`] broke, in words: 0xFF outside vehicle
+/// identification requests, or a version the receiver does not speak.
+struct VersionRule<'e>(&'e ProtocolVersion, &'e PayloadType);
+
+impl fmt::Display for VersionRule<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let Self(version, payload_type) = *self;
+        let v = version.value();
+        if matches!(version, ProtocolVersion::VehicleIdentificationDefault) {
+            write!(
+                f,
+                "protocol version {v:#04x} is only for vehicle identification requests \
+                 (0x0001-0x0003), not for {payload_type}"
+            )
+        } else if version.is_named() {
+            write!(f, "unsupported protocol version {v:#04x} ({})", version.description())
+        } else {
+            write!(
+                f,
+                "unsupported protocol version {v:#04x}: ISO 13400-2 defines 0x01-0x04 (and 0xff \
+                 for vehicle identification requests)"
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use alloc::string::ToString;
+
+    use super::*;
+
+    #[test]
+    fn version_errors_name_the_rule() {
+        let e = |version: u8, payload_type: u16| {
+            Error::UnsupportedVersion { version: version.into(), payload_type: payload_type.into() }
+                .to_string()
+        };
+        assert_eq!(
+            e(0xFF, 0x8001),
+            "protocol version 0xff is only for vehicle identification requests (0x0001-0x0003), \
+             not for diagnostic message (0x8001)"
+        );
+        assert_eq!(
+            e(0x05, 0x8001),
+            "unsupported protocol version 0x05: ISO 13400-2 defines 0x01-0x04 (and 0xff for \
+             vehicle identification requests)"
+        );
+        assert_eq!(e(0x02, 0x8001), "unsupported protocol version 0x02 (ISO 13400-2:2012)");
     }
 }

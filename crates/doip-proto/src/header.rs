@@ -160,8 +160,9 @@ impl fmt::Display for Transport {
 }
 
 impl PayloadType {
-    /// The payload lengths the spec allows for this type. Diagnostic messages are accepted
-    /// from 4 bytes (no user data), as PROTOCOL.md §2 decides.
+    /// The payload lengths the spec allows for this type from version 0x02 (ISO 13400-2:2012)
+    /// on ([`PayloadType::length_rule_for`] for a given header's version). Diagnostic messages
+    /// are accepted from 4 bytes (no user data), as PROTOCOL.md §2 decides.
     #[must_use]
     #[inline]
     pub const fn length_rule(self) -> LengthRule {
@@ -183,6 +184,20 @@ impl PayloadType {
                 LengthRule::AtLeast(5)
             }
             Self::VendorSpecific(_) | Self::Reserved(_) => LengthRule::Any,
+        }
+    }
+
+    /// The payload lengths the spec allows for this type in a header of `version`: as
+    /// [`PayloadType::length_rule`], except that a routing activation request of ISO/DIS
+    /// 13400-2:2010 (version 0x01) has a 2-byte activation type, so 8 or 12 bytes (as
+    /// Wireshark decodes it). Header validation and payload parsing both use this.
+    #[must_use]
+    #[inline]
+    pub const fn length_rule_for(self, version: ProtocolVersion) -> LengthRule {
+        if self.value() == 0x0005 && version.value() == 0x01 {
+            LengthRule::Either(8, 12)
+        } else {
+            self.length_rule()
         }
     }
 
@@ -441,7 +456,7 @@ impl HeaderPolicy {
             return Err(Error::OutOfMemory { payload_type, length, free: free_memory });
         }
         // 5. length fits the payload type.
-        let expected = payload_type.length_rule();
+        let expected = payload_type.length_rule_for(header.version);
         if !expected.accepts(length) {
             return Err(Error::InvalidPayloadLength { payload_type, length, expected });
         }
@@ -528,6 +543,29 @@ mod tests {
         let e = tcp.validate(&header([0x02, 0xfd, 0x00, 0x05, 0, 0, 0, 8])).unwrap_err();
         assert_eq!(e.nack_code(), Some(GenericNackCode::InvalidPayloadLength));
         assert!(e.closes_connection());
+    }
+
+    #[test]
+    fn version_1_routing_activation_requests_have_2_byte_activation_types() {
+        let tcp = HeaderPolicy::tcp();
+        for (version, ok, bad) in [(0x01, [8, 12], [7, 11]), (0x02, [7, 11], [8, 12])] {
+            for (lengths, accepted) in [(ok, true), (bad, false)] {
+                for length in lengths {
+                    let h = header([version, !version, 0x00, 0x05, 0, 0, 0, length]);
+                    assert_eq!(tcp.validate(&h).is_ok(), accepted, "{h:?}");
+                }
+            }
+        }
+        let v1 = ProtocolVersion::Iso2010;
+        assert_eq!(
+            PayloadType::RoutingActivationRequest.length_rule_for(v1),
+            LengthRule::Either(8, 12)
+        );
+        // Only the request differs in version 0x01.
+        assert_eq!(
+            PayloadType::RoutingActivationResponse.length_rule_for(v1),
+            PayloadType::RoutingActivationResponse.length_rule()
+        );
     }
 
     #[test]

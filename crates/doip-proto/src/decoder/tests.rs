@@ -48,6 +48,32 @@ fn diag(len: usize) -> Vec<u8> {
 }
 
 #[test]
+fn version_1_routing_activation_requests_decode_in_their_own_layout() {
+    use crate::payload::RoutingActivationRequest;
+    let wire = hex(
+        "01 fe 0005 00000008 0e80 0001 00000000 01 fe 0005 0000000c 0e80 0000 00000000 01020304",
+    );
+    let expected = RoutingActivationRequest::new(LogicalAddress(0x0E80))
+        .with_activation_type(crate::ActivationType::WwhObd);
+    let mut d = StreamDecoder::new(HeaderPolicy::tcp());
+    let got = decode_in_pieces(&mut d, &wire, &[3]);
+    assert_eq!(
+        got,
+        [
+            Ok(expected.into()),
+            Ok(RoutingActivationRequest::new(LogicalAddress(0x0E80))
+                .with_oem_specific([1, 2, 3, 4])
+                .into())
+        ]
+    );
+    // The 7-byte form of later versions is refused under version 0x01 (NACK 0x04).
+    let mut d = StreamDecoder::new(HeaderPolicy::tcp());
+    let got = decode_in_pieces(&mut d, &hex("01 fe 0005 00000007 0e80 00 00000000"), &[64]);
+    let e = got[0].as_ref().unwrap_err();
+    assert_eq!(e.nack_code(), Some(GenericNackCode::InvalidPayloadLength));
+}
+
+#[test]
 fn a_hostile_length_is_refused_at_once_and_its_payload_skipped_unbuffered() {
     let mut d = StreamDecoder::new(HeaderPolicy::tcp().with_max_payload_length(1024));
     let stream = hex("02 fd 8001 ffffffff");

@@ -38,11 +38,13 @@ impl fmt::Display for Message<'_> {
                 }
             }
             Self::RoutingActivationRequest(m) => {
-                write!(
-                    f,
-                    "{name}: source {}, activation type {}",
-                    m.source_address, m.activation_type
-                )?;
+                write!(f, "{name}: source {}, activation type ", m.source_address)?;
+                if m.activation_type_high == 0 {
+                    write!(f, "{}", m.activation_type)?;
+                } else {
+                    // A 2-byte type of version 0x01 beyond the 1-byte table.
+                    write!(f, "{:#06x}", m.activation_type_v1())?;
+                }
                 match &m.oem_specific {
                     Some(oem) => write!(f, ", OEM {}", Hex(oem)),
                     None => Ok(()),
@@ -128,5 +130,13 @@ mod tests {
         );
         assert_eq!(shown("02 fd f010 00000002 0102"), "manufacturer specific (0xf010): 01 02");
         assert_eq!(shown("02 fd 4001 00000000"), "DoIP entity status request");
+        assert_eq!(
+            shown("01 fe 0005 00000008 0e80 0001 00000000"),
+            "routing activation request: source 0x0E80, activation type WWH-OBD (0x01)"
+        );
+        assert_eq!(
+            shown("01 fe 0005 0000000c 0e80 e000 00000000 deadbeef"),
+            "routing activation request: source 0x0E80, activation type 0xe000, OEM de ad be ef"
+        );
     }
 }

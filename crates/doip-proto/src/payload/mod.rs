@@ -48,6 +48,24 @@ pub(crate) trait Payload<'a>: Sized {
 
     /// Writes exactly [`Payload::len`] bytes.
     fn write(&self, out: &mut Writer<'_>);
+
+    /// [`Payload::parse`] of a payload in a header of `version` (length-checked against
+    /// [`PayloadType::length_rule_for`]). Only layouts that differ by version override these
+    /// three (the routing activation request of version 0x01).
+    #[inline]
+    fn parse_for(input: &'a [u8], _version: ProtocolVersion) -> IResult<&'a [u8], Self> {
+        Self::parse(input)
+    }
+
+    /// [`Payload::len`] under `version`.
+    fn len_for(&self, _version: ProtocolVersion) -> usize {
+        self.len()
+    }
+
+    /// Writes exactly [`Payload::len_for`] bytes under `version`.
+    fn write_for(&self, out: &mut Writer<'_>, _version: ProtocolVersion) {
+        self.write(out);
+    }
 }
 
 /// A cursor over an output slice already sized to the encoded length.
@@ -125,19 +143,22 @@ macro_rules! empty_payload {
 pub(crate) use empty_payload;
 
 /// Maps a nom failure of a length-checked payload parser to the spec's length error.
-fn length_error(payload_type: PayloadType, payload: &[u8]) -> Error {
+fn length_error(payload_type: PayloadType, version: ProtocolVersion, payload: &[u8]) -> Error {
     Error::InvalidPayloadLength {
         payload_type,
         length: u32::try_from(payload.len()).unwrap_or(u32::MAX),
-        expected: payload_type.length_rule(),
+        expected: payload_type.length_rule_for(version),
     }
 }
 
 #[inline]
-fn parse_exact<'a, P: Payload<'a>>(payload: &'a [u8]) -> Result<P, Error> {
-    match P::parse(payload) {
+fn parse_exact<'a, P: Payload<'a>>(
+    payload: &'a [u8],
+    version: ProtocolVersion,
+) -> Result<P, Error> {
+    match P::parse_for(payload, version) {
         Ok(([], p)) => Ok(p),
-        _ => Err(length_error(P::PAYLOAD_TYPE, payload)),
+        _ => Err(length_error(P::PAYLOAD_TYPE, version, payload)),
     }
 }
 
@@ -179,36 +200,63 @@ macro_rules! messages {
                 }
             }
 
-            /// Encoded payload length (without the header).
+            /// Encoded payload length (without the header) under version 0x02 or later;
+            /// [`Message::payload_len_for`] for any version.
             #[must_use]
             pub fn payload_len(&self) -> usize {
+                self.payload_len_for(ProtocolVersion::Iso2012)
+            }
+
+            /// Encoded payload length (without the header) in a header of `version`. Only
+            /// a routing activation request differs: one byte longer under version 0x01.
+            #[must_use]
+            pub fn payload_len_for(&self, version: ProtocolVersion) -> usize {
                 match self {
-                    $( Self::$variant(p) => p.len(), )*
+                    $( Self::$variant(p) => p.len_for(version), )*
                     Self::Unknown { payload, .. } => payload.len(),
                 }
             }
 
-            fn write_payload(&self, out: &mut Writer<'_>) {
+            fn write_payload(&self, out: &mut Writer<'_>, version: ProtocolVersion) {
                 match self {
-                    $( Self::$variant(p) => p.write(out), )*
+                    $( Self::$variant(p) => p.write_for(out, version), )*
                     Self::Unknown { payload, .. } => out.bytes(payload),
                 }
             }
 
-            /// Parses a payload of the given type. The length must fit the type
-            /// ([`PayloadType::length_rule`]); reserved and vendor types give
-            /// [`Message::Unknown`] borrowing `payload`.
+            /// Parses a payload of the given type in the layout of version 0x02 and later
+            /// (ISO 13400-2:2012/2019): [`Message::parse_for`] with
+            /// [`ProtocolVersion::Iso2012`]. Use [`Message::parse_for`] with the header's
+            /// version when it may be 0x01 ([`Frame::parse`] and the decoders do).
             ///
             /// # Errors
             /// [`Error::InvalidPayloadLength`] when the length does not fit the type.
             #[inline]
             pub fn parse(payload_type: PayloadType, payload: &'a [u8]) -> Result<Self, Error> {
+                Self::parse_for(ProtocolVersion::Iso2012, payload_type, payload)
+            }
+
+            /// Parses a payload of the given type carried in a header of `version`. The
+            /// length must fit the type ([`PayloadType::length_rule_for`]); reserved and
+            /// vendor types give [`Message::Unknown`] borrowing `payload`. The version
+            /// matters only for a routing activation request: version 0x01 (ISO/DIS
+            /// 13400-2:2010) has a 2-byte activation type; every other version byte, valid or
+            /// not, is read with the layout of 0x02 and later.
+            ///
+            /// # Errors
+            /// [`Error::InvalidPayloadLength`] when the length does not fit the type.
+            #[inline]
+            pub fn parse_for(
+                version: ProtocolVersion,
+                payload_type: PayloadType,
+                payload: &'a [u8],
+            ) -> Result<Self, Error> {
                 let length = u32::try_from(payload.len()).unwrap_or(u32::MAX);
-                if !payload_type.length_rule().accepts(length) {
-                    return Err(length_error(payload_type, payload));
+                if !payload_type.length_rule_for(version).accepts(length) {
+                    return Err(length_error(payload_type, version, payload));
                 }
                 Ok(match payload_type {
-                    $( PayloadType::$variant => Self::$variant(parse_exact(payload)?), )*
+                    $( PayloadType::$variant => Self::$variant(parse_exact(payload, version)?), )*
                     _ => Self::Unknown { payload_type, payload: Cow::Borrowed(payload) },
                 })
             }
@@ -300,10 +348,17 @@ messages! {
 }
 
 impl Message<'_> {
-    /// Header plus payload length.
+    /// Header plus payload length under version 0x02 or later; [`Message::encoded_len_for`]
+    /// for any version.
     #[must_use]
     pub fn encoded_len(&self) -> usize {
         HEADER_LEN + self.payload_len()
+    }
+
+    /// Header plus payload length when sent under `version`.
+    #[must_use]
+    pub fn encoded_len_for(&self, version: ProtocolVersion) -> usize {
+        HEADER_LEN + self.payload_len_for(version)
     }
 
     /// The header this message is sent with under `version`.
@@ -311,15 +366,16 @@ impl Message<'_> {
     /// # Errors
     /// [`Error::PayloadTooLong`] when the payload exceeds the 32-bit length field.
     pub fn header(&self, version: ProtocolVersion) -> Result<Header, Error> {
-        let length = self.payload_len();
+        let length = self.payload_len_for(version);
         let length = u32::try_from(length).map_err(|_| Error::PayloadTooLong { length })?;
         Ok(Header::new(version, self.payload_type(), length))
     }
 
-    /// Writes header and payload into the start of `out`; returns the bytes written.
+    /// Writes header and payload into the start of `out`; returns the bytes written. The
+    /// payload is laid out for `version` (see [`Message::parse_for`]).
     ///
     /// # Errors
-    /// [`Error::BufferTooSmall`] when `out` is shorter than [`Message::encoded_len`];
+    /// [`Error::BufferTooSmall`] when `out` is shorter than [`Message::encoded_len_for`];
     /// [`Error::PayloadTooLong`] when the payload exceeds the 32-bit length field.
     pub fn encode_to_slice(
         &self,
@@ -327,13 +383,13 @@ impl Message<'_> {
         out: &mut [u8],
     ) -> Result<usize, Error> {
         let header = self.header(version)?;
-        let needed = self.encoded_len();
+        let needed = self.encoded_len_for(version);
         let Some(out) = out.get_mut(..needed) else {
             return Err(Error::BufferTooSmall { needed, available: out.len() });
         };
         let mut w = Writer { buf: out, pos: 0 };
         w.bytes(&header.to_bytes());
-        self.write_payload(&mut w);
+        self.write_payload(&mut w, version);
         debug_assert_eq!(w.pos, needed, "payload writer and length disagree");
         Ok(needed)
     }
@@ -344,7 +400,7 @@ impl Message<'_> {
     /// [`Error::PayloadTooLong`] when the payload exceeds the 32-bit length field.
     pub fn encode(&self, version: ProtocolVersion, out: &mut Vec<u8>) -> Result<usize, Error> {
         let start = out.len();
-        out.resize(start + self.encoded_len(), 0);
+        out.resize(start + self.encoded_len_for(version), 0);
         let written = self.encode_to_slice(version, &mut out[start..]);
         if written.is_err() {
             out.truncate(start);
@@ -357,7 +413,7 @@ impl Message<'_> {
     /// # Errors
     /// [`Error::PayloadTooLong`] when the payload exceeds the 32-bit length field.
     pub fn to_bytes(&self, version: ProtocolVersion) -> Result<Vec<u8>, Error> {
-        let mut out = Vec::with_capacity(self.encoded_len());
+        let mut out = Vec::with_capacity(self.encoded_len_for(version));
         self.encode(version, &mut out)?;
         Ok(out)
     }
@@ -374,8 +430,9 @@ pub struct Frame<'a> {
 
 impl<'a> Frame<'a> {
     /// Parses one frame from the start of `input` with structural checks only: the length
-    /// must fit the payload type, but the version and transport are not judged (use
-    /// [`crate::HeaderPolicy`] for that). Returns the frame and the bytes after it.
+    /// must fit the payload type (in the header's version's layout, [`Message::parse_for`]),
+    /// but the version and transport are not judged (use [`crate::HeaderPolicy`] for that).
+    /// Returns the frame and the bytes after it.
     ///
     /// # Errors
     /// [`Error::Incomplete`] when `input` ends inside the frame; otherwise the payload error.
@@ -387,7 +444,7 @@ impl<'a> Frame<'a> {
             return Err(Error::Incomplete { needed: length - rest.len() });
         }
         let (payload, rest) = rest.split_at(length);
-        let message = Message::parse(header.payload_type, payload)?;
+        let message = Message::parse_for(header.version, header.payload_type, payload)?;
         Ok((Self { header, message }, rest))
     }
 
