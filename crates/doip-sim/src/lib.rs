@@ -39,7 +39,7 @@ pub use config::{
     Timing, TlsFiles,
 };
 pub use entity::{SimHandle, Simulator};
-pub use uds::{Responder, UdsHandler, UdsReply};
+pub use uds::{Addressing, Responder, UdsHandler, UdsReply};
 
 /// Why the simulator could not start or stopped.
 #[derive(Debug, thiserror::Error)]

@@ -1,13 +1,20 @@
-//! UDS (ISO 14229) behind the entity: the [`UdsHandler`] trait an ECU implements, and the
+//! UDS (ISO 14229-1) behind the entity: the [`UdsHandler`] trait an ECU implements, and the
 //! built-in [`Responder`].
+//!
+//! Here: the trait, the reply, the responder's state and builder, and the dispatch of a
+//! request to its service. Each group of services is a module of `impl Responder` methods
+//! over that state: `session` (10, 3E, 11, 28), `data` (22, 2E), `routine` (31), `transfer`
+//! (34, 36, 37).
 
 use std::collections::BTreeMap;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod data;
 mod routine;
+mod session;
 mod transfer;
 
+use session::Session;
 use transfer::Download;
 
 /// What an ECU does with one UDS request.
@@ -35,12 +42,67 @@ pub enum UdsReply {
         /// How long the entity is unreachable.
         unavailable: Duration,
     },
+    /// Reset without answering (ECUReset with the suppress-positive-response bit).
+    SilentReset {
+        /// How long the entity is unreachable.
+        unavailable: Duration,
+    },
+}
+
+impl UdsReply {
+    /// The reply as sent to a functionally addressed request: ECUs stay silent instead of
+    /// answering NRC 0x11, 0x12, 0x31, 0x7E or 0x7F there (ISO 14229-1), since a tester
+    /// asking every ECU wants the answers of those that support the request only.
+    #[must_use]
+    pub fn for_functional(self) -> Self {
+        match &self {
+            Self::Respond(r)
+                if matches!(
+                    r.as_slice(),
+                    [
+                        0x7F,
+                        _,
+                        nrc::SERVICE_NOT_SUPPORTED
+                            | nrc::SUBFUNCTION_NOT_SUPPORTED
+                            | nrc::REQUEST_OUT_OF_RANGE
+                            | nrc::SUBFUNCTION_NOT_SUPPORTED_IN_SESSION
+                            | nrc::SERVICE_NOT_SUPPORTED_IN_SESSION
+                    ]
+                ) =>
+            {
+                Self::None
+            }
+            _ => self,
+        }
+    }
+}
+
+/// How a request reached the ECU.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Addressing {
+    /// Sent to the ECU's own logical address.
+    #[default]
+    Physical,
+    /// Sent to the functional address, which the entity fans out to every ECU.
+    Functional,
 }
 
 /// An ECU's UDS behaviour. Implement it to simulate your own ECU.
 pub trait UdsHandler: Send {
     /// Handles one request PDU (service identifier first).
     fn handle(&mut self, request: &[u8]) -> UdsReply;
+
+    /// Handles one request, knowing how it was addressed; the entity calls this one. The
+    /// default answers as [`handle`](Self::handle) does and, for functional requests, drops
+    /// the negative answers ECUs do not send there ([`UdsReply::for_functional`]).
+    fn handle_addressed(&mut self, request: &[u8], addressing: Addressing) -> UdsReply {
+        let reply = self.handle(request);
+        match addressing {
+            Addressing::Functional => reply.for_functional(),
+            Addressing::Physical => reply,
+        }
+    }
 }
 
 /// Negative response codes used by the responder (ISO 14229-1).
@@ -52,15 +114,26 @@ mod nrc {
     pub(super) const REQUEST_OUT_OF_RANGE: u8 = 0x31;
     pub(super) const TRANSFER_DATA_SUSPENDED: u8 = 0x71;
     pub(super) const WRONG_BLOCK_SEQUENCE_COUNTER: u8 = 0x73;
+    pub(super) const SUBFUNCTION_NOT_SUPPORTED_IN_SESSION: u8 = 0x7E;
+    pub(super) const SERVICE_NOT_SUPPORTED_IN_SESSION: u8 = 0x7F;
 }
 
 fn negative(service: u8, code: u8) -> UdsReply {
     UdsReply::Respond(vec![0x7F, service, code])
 }
 
-/// The built-in ECU: TesterPresent, DiagnosticSessionControl, ECUReset,
-/// ReadDataByIdentifier, RoutineControl and RequestDownload/TransferData/RequestTransferExit,
-/// with a negative response for everything else.
+/// Services whose first byte is a sub-function with the suppress-positive-response bit.
+const SUPPRESSIBLE: [u8; 7] = [0x10, 0x11, 0x27, 0x28, 0x31, 0x3E, 0x85];
+
+/// The built-in ECU. It serves, as a real ECU would:
+///
+/// - 10 DiagnosticSessionControl (01 default, 02 programming, 03 extended, 04 safety; P2/P2*
+///   in the answer; the S3 timeout back to the default session), 3E TesterPresent,
+///   11 ECUReset, 28 `CommunicationControl`;
+/// - 22 ReadDataByIdentifier, 31 RoutineControl, 34/36/37 downloads (block counters and
+///   CRC-32);
+///
+/// honours the suppress-positive-response bit, and answers NRC 0x11 to everything else.
 #[derive(Debug)]
 pub struct Responder {
     dids: BTreeMap<u16, Vec<u8>>,
@@ -68,7 +141,7 @@ pub struct Responder {
     pending: BTreeMap<u8, (u32, Duration)>,
     max_block_length: u16,
     reset_time: Duration,
-    session: u8,
+    session: Session,
     download: Option<Download>,
     last_crc: Option<u32>,
 }
@@ -83,7 +156,7 @@ impl Responder {
             pending: BTreeMap::new(),
             max_block_length: 0x0FFF,
             reset_time: Duration::from_secs(1),
-            session: 1,
+            session: Session::default(),
             download: None,
             last_crc: None,
         }
@@ -124,40 +197,85 @@ impl Responder {
         self
     }
 
+    /// P2 and P2* as DiagnosticSessionControl reports them (50 ms and 5000 ms by default;
+    /// the answer carries P2 in ms and P2* in 10 ms units, saturating).
+    #[must_use]
+    pub const fn with_p2(mut self, p2: Duration, p2_star: Duration) -> Self {
+        self.session.p2 = p2;
+        self.session.p2_star = p2_star;
+        self
+    }
+
+    /// S3: how long a non-default session lasts without requests (5000 ms by default).
+    #[must_use]
+    pub const fn with_s3(mut self, s3: Duration) -> Self {
+        self.session.s3 = s3;
+        self
+    }
+
     /// The CRC-32 of the last completed download.
     #[must_use]
     pub const fn last_download_crc(&self) -> Option<u32> {
         self.last_crc
     }
 
+    /// The active diagnostic session (0x01 default), S3 applied as of now.
+    #[must_use]
+    pub fn session(&self) -> u8 {
+        self.session.at(Instant::now())
+    }
+
+    /// The `CommunicationControl` state: (controlType, communicationType); (0x00, 0x03),
+    /// everything enabled, outside a non-default session.
+    #[must_use]
+    pub const fn communication(&self) -> (u8, u8) {
+        self.session.communication
+    }
+
+    /// Handles one request as it arrives at `now`: the clock of the S3 timeout and the
+    /// security delay, injectable for tests ([`UdsHandler::handle`] passes the current time).
+    pub fn handle_at(&mut self, request: &[u8], now: Instant) -> UdsReply {
+        let Some(&service) = request.first() else { return UdsReply::None };
+        self.expire_session(now);
+        let suppress =
+            SUPPRESSIBLE.contains(&service) && request.get(1).is_some_and(|b| b & 0x80 != 0);
+        let reply = if suppress {
+            let mut stripped = request.to_vec();
+            stripped[1] &= 0x7F;
+            self.answer(&stripped)
+        } else {
+            self.answer(request)
+        };
+        let reply = match reply {
+            UdsReply::Respond(r) if suppress && r.first() != Some(&0x7F) => UdsReply::None,
+            UdsReply::Reset { unavailable, .. } if suppress => {
+                UdsReply::SilentReset { unavailable }
+            }
+            UdsReply::Respond(response) if response.first() != Some(&0x7F) => {
+                match self.pending.get(&service) {
+                    Some(&(count, interval)) => UdsReply::Pending { count, interval, response },
+                    None => UdsReply::Respond(response),
+                }
+            }
+            other => other,
+        };
+        self.session.last_request = Some(now);
+        reply
+    }
+
+    /// Whether the default session is active (services that need another one refuse).
+    const fn in_default_session(&self) -> bool {
+        self.session.current == session::DEFAULT
+    }
+
     fn answer(&mut self, request: &[u8]) -> UdsReply {
         let Some(&service) = request.first() else { return UdsReply::None };
         let body = &request[1..];
         match service {
-            0x3E => match body {
-                [0x00] => UdsReply::Respond(vec![0x7E, 0x00]),
-                [0x80] => UdsReply::None,
-                [_] => negative(service, nrc::SUBFUNCTION_NOT_SUPPORTED),
-                _ => negative(service, nrc::INCORRECT_LENGTH),
-            },
-            0x10 => match body {
-                [session @ (0x01..=0x03)] => {
-                    self.session = *session;
-                    // P2 = 50 ms, P2* = 5000 ms (in 10 ms units).
-                    UdsReply::Respond(vec![0x50, *session, 0x00, 0x32, 0x01, 0xF4])
-                }
-                [_] => negative(service, nrc::SUBFUNCTION_NOT_SUPPORTED),
-                _ => negative(service, nrc::INCORRECT_LENGTH),
-            },
-            0x11 => match body {
-                [kind @ (0x01..=0x03)] => {
-                    self.session = 1;
-                    self.download = None;
-                    UdsReply::Reset { response: vec![0x51, *kind], unavailable: self.reset_time }
-                }
-                [_] => negative(service, nrc::SUBFUNCTION_NOT_SUPPORTED),
-                _ => negative(service, nrc::INCORRECT_LENGTH),
-            },
+            0x3E => Self::tester_present(body),
+            0x10 => self.session_control(body),
+            0x11 => self.ecu_reset(body),
+            0x28 => self.communication_control(body),
             0x22 => self.read_data(body),
             0x31 => self.routine(body),
             0x34 => self.request_download(body),
@@ -170,15 +288,7 @@ impl Responder {
 
 impl UdsHandler for Responder {
     fn handle(&mut self, request: &[u8]) -> UdsReply {
-        let reply = self.answer(request);
-        match (reply, request.first().and_then(|s| self.pending.get(s))) {
-            (UdsReply::Respond(response), Some(&(count, interval)))
-                if response.first() != Some(&0x7F) =>
-            {
-                UdsReply::Pending { count, interval, response }
-            }
-            (reply, _) => reply,
-        }
+        self.handle_at(request, Instant::now())
     }
 }
 

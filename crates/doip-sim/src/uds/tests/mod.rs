@@ -1,6 +1,64 @@
-//! The responder's answers, byte vectors in and out.
+//! The responder's answers, byte vectors in and out, one module per group of services; the
+//! clock is moved by hand ([`Responder::handle_at`]) so S3 and security delays need no sleep.
+
+use std::time::{Duration, Instant};
 
 use super::*;
+
+mod session;
+
+/// Hex text ("50 03 00 32") as bytes.
+fn x(hex: &str) -> Vec<u8> {
+    let digits: Vec<u8> = hex.bytes().filter(u8::is_ascii_hexdigit).collect();
+    digits
+        .chunks(2)
+        .map(|p| u8::from_str_radix(std::str::from_utf8(p).unwrap(), 16).unwrap())
+        .collect()
+}
+
+/// A responder and its clock.
+struct Ecu {
+    r: Responder,
+    now: Instant,
+}
+
+impl Ecu {
+    fn new(r: Responder) -> Self {
+        Self { r, now: Instant::now() }
+    }
+
+    /// The default responder of the tests.
+    fn default() -> Self {
+        Self::new(Responder::new(b"WDOIPRS0000000001"))
+    }
+
+    /// The reply to `request` (hex text or bytes) at the current clock.
+    fn reply(&mut self, request: impl AsRef<[u8]>) -> UdsReply {
+        self.r.handle_at(request.as_ref(), self.now)
+    }
+
+    /// The answer to `request` (hex text), panicking on anything but an answer.
+    fn ask(&mut self, request: &str) -> Vec<u8> {
+        self.ask_bytes(&x(request))
+    }
+
+    fn ask_bytes(&mut self, request: &[u8]) -> Vec<u8> {
+        match self.reply(request) {
+            UdsReply::Respond(v) => v,
+            other => panic!("{request:02x?}: {other:?}"),
+        }
+    }
+
+    /// Asserts that `request` (hex text) gets `answer` (hex text).
+    #[track_caller]
+    fn check(&mut self, request: &str, answer: &str) {
+        assert_eq!(self.ask(request), x(answer), "{request}");
+    }
+
+    fn advance(&mut self, ms: u64) {
+        self.now = self.now.checked_add(Duration::from_millis(ms)).unwrap();
+    }
+}
 
 fn respond(r: &mut Responder, req: &[u8]) -> Vec<u8> {
     match r.handle(req) {
