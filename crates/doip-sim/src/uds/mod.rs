@@ -3,7 +3,7 @@
 //!
 //! Here: the trait, the reply, the responder's state and builder, and the dispatch of a
 //! request to its service. Each group of services is a module of `impl Responder` methods
-//! over that state: `session` (10, 3E, 11, 28), `data` (22, 2E), `routine` (31), `transfer`
+//! over that state: `session` (10, 3E, 11, 28), `security` (27), `data` (22, 2E), `routine` (31), `transfer`
 //! (34, 36, 37).
 
 use std::collections::BTreeMap;
@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 mod data;
 mod routine;
+mod security;
 mod session;
 mod transfer;
 
+use security::Security;
 use session::Session;
 use transfer::Download;
 
@@ -130,6 +132,8 @@ const SUPPRESSIBLE: [u8; 7] = [0x10, 0x11, 0x27, 0x28, 0x31, 0x3E, 0x85];
 /// - 10 DiagnosticSessionControl (01 default, 02 programming, 03 extended, 04 safety; P2/P2*
 ///   in the answer; the S3 timeout back to the default session), 3E TesterPresent,
 ///   11 ECUReset, 28 `CommunicationControl`;
+/// - 27 `SecurityAccess` (key = seed XOR a configured constant, wrong keys counted, a delay
+///   after too many);
 /// - 22 ReadDataByIdentifier, 31 RoutineControl, 34/36/37 downloads (block counters and
 ///   CRC-32);
 ///
@@ -142,6 +146,7 @@ pub struct Responder {
     max_block_length: u16,
     reset_time: Duration,
     session: Session,
+    security: Security,
     download: Option<Download>,
     last_crc: Option<u32>,
 }
@@ -157,6 +162,7 @@ impl Responder {
             max_block_length: 0x0FFF,
             reset_time: Duration::from_secs(1),
             session: Session::default(),
+            security: Security::default(),
             download: None,
             last_crc: None,
         }
@@ -213,6 +219,23 @@ impl Responder {
         self
     }
 
+    /// `SecurityAccess`: the key constant (key = seed XOR `key`, `0x5A5A_A5A5` by default), how
+    /// many wrong keys start the delay (3; 0: no limit), and the delay (1 s) during which
+    /// seed requests get NRC 0x37.
+    #[must_use]
+    pub const fn with_security(mut self, key: u32, attempts: u32, delay: Duration) -> Self {
+        self.security.key = key;
+        self.security.max_attempts = attempts;
+        self.security.delay = delay;
+        self
+    }
+
+    /// The unlocked security level, if any.
+    #[must_use]
+    pub const fn security_level(&self) -> Option<u8> {
+        self.security.unlocked
+    }
+
     /// The CRC-32 of the last completed download.
     #[must_use]
     pub const fn last_download_crc(&self) -> Option<u32> {
@@ -242,9 +265,9 @@ impl Responder {
         let reply = if suppress {
             let mut stripped = request.to_vec();
             stripped[1] &= 0x7F;
-            self.answer(&stripped)
+            self.answer(&stripped, now)
         } else {
-            self.answer(request)
+            self.answer(request, now)
         };
         let reply = match reply {
             UdsReply::Respond(r) if suppress && r.first() != Some(&0x7F) => UdsReply::None,
@@ -268,13 +291,14 @@ impl Responder {
         self.session.current == session::DEFAULT
     }
 
-    fn answer(&mut self, request: &[u8]) -> UdsReply {
+    fn answer(&mut self, request: &[u8], now: Instant) -> UdsReply {
         let Some(&service) = request.first() else { return UdsReply::None };
         let body = &request[1..];
         match service {
             0x3E => Self::tester_present(body),
             0x10 => self.session_control(body),
             0x11 => self.ecu_reset(body),
+            0x27 => self.security_access(body, now),
             0x28 => self.communication_control(body),
             0x22 => self.read_data(body),
             0x31 => self.routine(body),

@@ -77,6 +77,7 @@ impl Responder {
     /// normal, a transfer in progress abandoned.
     pub(super) fn enter_default_session(&mut self) {
         self.session.current = DEFAULT;
+        self.security.lock();
         self.session.communication = COMMUNICATION_ENABLED;
         self.download = None;
     }
@@ -94,6 +95,7 @@ impl Responder {
     pub(super) fn session_control(&mut self, body: &[u8]) -> UdsReply {
         match body {
             [session @ 0x01..=0x04] => {
+                self.security.lock();
                 if *session == DEFAULT {
                     if self.session.current != DEFAULT {
                         self.enter_default_session();

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+mod security;
 mod session;
 
 /// Hex text ("50 03 00 32") as bytes.
