@@ -15,6 +15,7 @@ mod security;
 mod session;
 mod transfer;
 
+use data::Data;
 use security::Security;
 use session::Session;
 use transfer::Download;
@@ -134,13 +135,15 @@ const SUPPRESSIBLE: [u8; 7] = [0x10, 0x11, 0x27, 0x28, 0x31, 0x3E, 0x85];
 ///   11 ECUReset, 28 `CommunicationControl`;
 /// - 27 `SecurityAccess` (key = seed XOR a configured constant, wrong keys counted, a delay
 ///   after too many);
-/// - 22 ReadDataByIdentifier, 31 RoutineControl, 34/36/37 downloads (block counters and
+/// - 22 ReadDataByIdentifier (several DIDs at once; F186 the active session), 2E
+///   `WriteDataByIdentifier` (configured DIDs, outside the default session), 31 RoutineControl, 34/36/37 downloads (block counters and
 ///   CRC-32);
 ///
 /// honours the suppress-positive-response bit, and answers NRC 0x11 to everything else.
 #[derive(Debug)]
 pub struct Responder {
     dids: BTreeMap<u16, Vec<u8>>,
+    data: Data,
     routines: BTreeMap<u16, Vec<u8>>,
     pending: BTreeMap<u8, (u32, Duration)>,
     max_block_length: u16,
@@ -157,6 +160,7 @@ impl Responder {
     pub fn new(vin: &[u8]) -> Self {
         Self {
             dids: BTreeMap::from([(0xF190, vin.to_vec())]),
+            data: Data::default(),
             routines: BTreeMap::new(),
             pending: BTreeMap::new(),
             max_block_length: 0x0FFF,
@@ -173,6 +177,28 @@ impl Responder {
     pub fn with_did(mut self, did: u16, value: Vec<u8>) -> Self {
         self.dids.insert(did, value);
         self
+    }
+
+    /// Adds a data identifier that `WriteDataByIdentifier` may change (outside the default
+    /// session); `value` is its initial value and fixes its length.
+    #[must_use]
+    pub fn with_writable_did(mut self, did: u16, value: Vec<u8>) -> Self {
+        self.dids.insert(did, value);
+        self.data.writable.insert(did);
+        self
+    }
+
+    /// The most DIDs one ReadDataByIdentifier may ask for (16 by default; more: NRC 0x13).
+    #[must_use]
+    pub const fn with_max_dids_per_read(mut self, max: usize) -> Self {
+        self.data.max_per_read = max;
+        self
+    }
+
+    /// A DID's current value (as written, for writable ones).
+    #[must_use]
+    pub fn did(&self, did: u16) -> Option<&[u8]> {
+        self.dids.get(&did).map(Vec::as_slice)
     }
 
     /// Adds a routine for RoutineControl with its result bytes.
@@ -301,6 +327,7 @@ impl Responder {
             0x27 => self.security_access(body, now),
             0x28 => self.communication_control(body),
             0x22 => self.read_data(body),
+            0x2E => self.write_data(body),
             0x31 => self.routine(body),
             0x34 => self.request_download(body),
             0x36 => self.transfer_data(body),

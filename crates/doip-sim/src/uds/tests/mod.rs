@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::*;
 
+mod data;
 mod security;
 mod session;
 

@@ -62,6 +62,7 @@ fn s3_expiry_falls_back_to_the_default_session() {
     e.check("28 00 01", "7F 28 7F");
     assert_eq!(e.r.session(), 0x01);
     assert_eq!(e.r.communication(), (0x00, 0x03), "back to normal communication");
+    e.check("22 F1 86", "62 F1 86 01");
 }
 
 #[test]
