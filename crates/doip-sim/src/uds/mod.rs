@@ -10,12 +10,14 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 mod data;
+mod dtc;
 mod routine;
 mod security;
 mod session;
 mod transfer;
 
 use data::Data;
+use dtc::{Dtc, Dtcs};
 use security::Security;
 use session::Session;
 use transfer::Download;
@@ -150,6 +152,7 @@ pub struct Responder {
     reset_time: Duration,
     session: Session,
     security: Security,
+    dtcs: Dtcs,
     download: Option<Download>,
     last_crc: Option<u32>,
 }
@@ -167,6 +170,7 @@ impl Responder {
             reset_time: Duration::from_secs(1),
             session: Session::default(),
             security: Security::default(),
+            dtcs: Dtcs::default(),
             download: None,
             last_crc: None,
         }
@@ -262,6 +266,51 @@ impl Responder {
         self.security.unlocked
     }
 
+    /// Adds a DTC (3-byte number) with its status byte; 19 reports it, 14 clears it.
+    #[must_use]
+    pub fn with_dtc(mut self, code: u32, status: u8) -> Self {
+        self.dtcs.store.entry(code & 0x00FF_FFFF).or_default().status = status;
+        self
+    }
+
+    /// Adds a snapshot record (19 04) to a DTC, adding the DTC (status 0) if new.
+    #[must_use]
+    pub fn with_dtc_snapshot(mut self, code: u32, record: u8, data: Vec<u8>) -> Self {
+        self.dtc_entry(code).snapshots.insert(record, data);
+        self
+    }
+
+    /// Adds an extended data record (19 06) to a DTC, adding the DTC (status 0) if new.
+    #[must_use]
+    pub fn with_dtc_extended(mut self, code: u32, record: u8, data: Vec<u8>) -> Self {
+        self.dtc_entry(code).extended.insert(record, data);
+        self
+    }
+
+    /// The `DTCStatusAvailabilityMask` (0xFF by default): reported statuses keep these bits.
+    #[must_use]
+    pub const fn with_dtc_availability_mask(mut self, mask: u8) -> Self {
+        self.dtcs.availability = mask;
+        self
+    }
+
+    fn dtc_entry(&mut self, code: u32) -> &mut Dtc {
+        self.dtcs.store.entry(code & 0x00FF_FFFF).or_default()
+    }
+
+    /// A DTC's status byte, if the DTC is known.
+    #[must_use]
+    pub fn dtc_status(&self, code: u32) -> Option<u8> {
+        self.dtcs.store.get(&code).map(|d| d.status)
+    }
+
+    /// Whether DTC setting is on (`ControlDTCSetting` 01; off after 02 until the default
+    /// session).
+    #[must_use]
+    pub const fn dtc_setting_on(&self) -> bool {
+        self.dtcs.setting_on
+    }
+
     /// The CRC-32 of the last completed download.
     #[must_use]
     pub const fn last_download_crc(&self) -> Option<u32> {
@@ -328,6 +377,9 @@ impl Responder {
             0x28 => self.communication_control(body),
             0x22 => self.read_data(body),
             0x2E => self.write_data(body),
+            0x14 => self.clear_dtcs(body),
+            0x19 => self.read_dtc_information(body),
+            0x85 => self.control_dtc_setting(body),
             0x31 => self.routine(body),
             0x34 => self.request_download(body),
             0x36 => self.transfer_data(body),

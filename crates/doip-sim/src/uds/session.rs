@@ -79,6 +79,7 @@ impl Responder {
         self.session.current = DEFAULT;
         self.security.lock();
         self.session.communication = COMMUNICATION_ENABLED;
+        self.dtcs.setting_on = true;
         self.download = None;
     }
 
