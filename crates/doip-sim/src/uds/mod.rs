@@ -1,16 +1,19 @@
 //! UDS (ISO 14229-1) behind the entity: the [`UdsHandler`] trait an ECU implements, and the
 //! built-in [`Responder`].
 //!
-//! Here: the trait, the reply, the responder's state and builder, and the dispatch of a
-//! request to its service. Each group of services is a module of `impl Responder` methods
-//! over that state: `session` (10, 3E, 11, 28), `security` (27), `data` (22, 2E), `routine` (31), `transfer`
-//! (34, 36, 37).
+//! Here: the trait, the reply, the responder's state and the dispatch of a request to its
+//! service. `builder` holds the responder's knobs; each group of services is a module of
+//! `impl Responder` methods over the state: `session` (10, 3E, 11, 28), `security` (27),
+//! `data` (22, 2E), `dtc` (14, 19, 85), `memory` (23, 3D, and the memory itself),
+//! `transfer` (34, 35, 36, 37), `routine` (31).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+mod builder;
 mod data;
 mod dtc;
+mod memory;
 mod routine;
 mod security;
 mod session;
@@ -18,9 +21,10 @@ mod transfer;
 
 use data::Data;
 use dtc::{Dtc, Dtcs};
+use memory::Memory;
 use security::Security;
 use session::Session;
-use transfer::Download;
+use transfer::Transfer;
 
 /// What an ECU does with one UDS request.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -117,6 +121,7 @@ mod nrc {
     pub(super) const INCORRECT_LENGTH: u8 = 0x13;
     pub(super) const REQUEST_SEQUENCE_ERROR: u8 = 0x24;
     pub(super) const REQUEST_OUT_OF_RANGE: u8 = 0x31;
+    pub(super) const SECURITY_ACCESS_DENIED: u8 = 0x33;
     pub(super) const TRANSFER_DATA_SUSPENDED: u8 = 0x71;
     pub(super) const WRONG_BLOCK_SEQUENCE_COUNTER: u8 = 0x73;
     pub(super) const SUBFUNCTION_NOT_SUPPORTED_IN_SESSION: u8 = 0x7E;
@@ -132,16 +137,21 @@ const SUPPRESSIBLE: [u8; 7] = [0x10, 0x11, 0x27, 0x28, 0x31, 0x3E, 0x85];
 
 /// The built-in ECU. It serves, as a real ECU would:
 ///
-/// - 10 DiagnosticSessionControl (01 default, 02 programming, 03 extended, 04 safety; P2/P2*
-///   in the answer; the S3 timeout back to the default session), 3E TesterPresent,
-///   11 ECUReset, 28 `CommunicationControl`;
-/// - 27 `SecurityAccess` (key = seed XOR a configured constant, wrong keys counted, a delay
-///   after too many);
-/// - 22 ReadDataByIdentifier (several DIDs at once; F186 the active session), 2E
-///   `WriteDataByIdentifier` (configured DIDs, outside the default session), 31 RoutineControl, 34/36/37 downloads (block counters and
-///   CRC-32);
+/// - 10 DiagnosticSessionControl (01 default, 02 programming, 03 extended, 04 safety; P2 and
+///   P2* in the answer; S3 back to the default session), 3E TesterPresent, 11 ECUReset,
+///   28 `CommunicationControl`;
+/// - 27 `SecurityAccess`: key = seed XOR a per-ECU constant (see [`Responder::with_security`]),
+///   wrong keys counted, a delay after too many;
+/// - 22 ReadDataByIdentifier (several DIDs at once; F186 is the active session) and 2E
+///   `WriteDataByIdentifier` (writable DIDs, outside the default session);
+/// - 19 `ReadDTCInformation` (01, 02, 04, 06, 0A), 14 `ClearDiagnosticInformation`,
+///   85 `ControlDTCSetting`;
+/// - a sparse memory that survives connections and resets: 23 `ReadMemoryByAddress`,
+///   3D `WriteMemoryByAddress`, 34/35/36/37 downloads and uploads (block counters, CRC-32);
+/// - 31 RoutineControl: configured routines, FF00 erase memory and FF01 check memory.
 ///
-/// honours the suppress-positive-response bit, and answers NRC 0x11 to everything else.
+/// Services that need a non-default session answer NRC 0x7F in the default one; the
+/// suppress-positive-response bit is honoured; anything else gets NRC 0x11.
 #[derive(Debug)]
 pub struct Responder {
     dids: BTreeMap<u16, Vec<u8>>,
@@ -153,8 +163,13 @@ pub struct Responder {
     session: Session,
     security: Security,
     dtcs: Dtcs,
-    download: Option<Download>,
+    memory: Memory,
+    transfer: Option<Transfer>,
     last_crc: Option<u32>,
+    /// The status bytes of routines started (what 31 03 answers).
+    routine_results: BTreeMap<u16, Vec<u8>>,
+    download_session: Option<u8>,
+    download_security: Option<u8>,
 }
 
 impl Responder {
@@ -171,163 +186,13 @@ impl Responder {
             session: Session::default(),
             security: Security::default(),
             dtcs: Dtcs::default(),
-            download: None,
+            memory: Memory::default(),
+            transfer: None,
             last_crc: None,
+            routine_results: BTreeMap::new(),
+            download_session: None,
+            download_security: None,
         }
-    }
-
-    /// Adds a data identifier for ReadDataByIdentifier.
-    #[must_use]
-    pub fn with_did(mut self, did: u16, value: Vec<u8>) -> Self {
-        self.dids.insert(did, value);
-        self
-    }
-
-    /// Adds a data identifier that `WriteDataByIdentifier` may change (outside the default
-    /// session); `value` is its initial value and fixes its length.
-    #[must_use]
-    pub fn with_writable_did(mut self, did: u16, value: Vec<u8>) -> Self {
-        self.dids.insert(did, value);
-        self.data.writable.insert(did);
-        self
-    }
-
-    /// The most DIDs one ReadDataByIdentifier may ask for (16 by default; more: NRC 0x13).
-    #[must_use]
-    pub const fn with_max_dids_per_read(mut self, max: usize) -> Self {
-        self.data.max_per_read = max;
-        self
-    }
-
-    /// A DID's current value (as written, for writable ones).
-    #[must_use]
-    pub fn did(&self, did: u16) -> Option<&[u8]> {
-        self.dids.get(&did).map(Vec::as_slice)
-    }
-
-    /// Adds a routine for RoutineControl with its result bytes.
-    #[must_use]
-    pub fn with_routine(mut self, rid: u16, result: Vec<u8>) -> Self {
-        self.routines.insert(rid, result);
-        self
-    }
-
-    /// Answers `service` only after `count` response-pending messages `interval` apart.
-    #[must_use]
-    pub fn with_pending(mut self, service: u8, count: u32, interval: Duration) -> Self {
-        self.pending.insert(service, (count, interval));
-        self
-    }
-
-    /// The maxNumberOfBlockLength RequestDownload reports (0x0FFF: 4093 data bytes).
-    #[must_use]
-    pub const fn with_max_block_length(mut self, length: u16) -> Self {
-        self.max_block_length = length;
-        self
-    }
-
-    /// How long an ECUReset makes the entity unavailable.
-    #[must_use]
-    pub const fn with_reset_time(mut self, time: Duration) -> Self {
-        self.reset_time = time;
-        self
-    }
-
-    /// P2 and P2* as DiagnosticSessionControl reports them (50 ms and 5000 ms by default;
-    /// the answer carries P2 in ms and P2* in 10 ms units, saturating).
-    #[must_use]
-    pub const fn with_p2(mut self, p2: Duration, p2_star: Duration) -> Self {
-        self.session.p2 = p2;
-        self.session.p2_star = p2_star;
-        self
-    }
-
-    /// S3: how long a non-default session lasts without requests (5000 ms by default).
-    #[must_use]
-    pub const fn with_s3(mut self, s3: Duration) -> Self {
-        self.session.s3 = s3;
-        self
-    }
-
-    /// `SecurityAccess`: the key constant (key = seed XOR `key`, `0x5A5A_A5A5` by default), how
-    /// many wrong keys start the delay (3; 0: no limit), and the delay (1 s) during which
-    /// seed requests get NRC 0x37.
-    #[must_use]
-    pub const fn with_security(mut self, key: u32, attempts: u32, delay: Duration) -> Self {
-        self.security.key = key;
-        self.security.max_attempts = attempts;
-        self.security.delay = delay;
-        self
-    }
-
-    /// The unlocked security level, if any.
-    #[must_use]
-    pub const fn security_level(&self) -> Option<u8> {
-        self.security.unlocked
-    }
-
-    /// Adds a DTC (3-byte number) with its status byte; 19 reports it, 14 clears it.
-    #[must_use]
-    pub fn with_dtc(mut self, code: u32, status: u8) -> Self {
-        self.dtcs.store.entry(code & 0x00FF_FFFF).or_default().status = status;
-        self
-    }
-
-    /// Adds a snapshot record (19 04) to a DTC, adding the DTC (status 0) if new.
-    #[must_use]
-    pub fn with_dtc_snapshot(mut self, code: u32, record: u8, data: Vec<u8>) -> Self {
-        self.dtc_entry(code).snapshots.insert(record, data);
-        self
-    }
-
-    /// Adds an extended data record (19 06) to a DTC, adding the DTC (status 0) if new.
-    #[must_use]
-    pub fn with_dtc_extended(mut self, code: u32, record: u8, data: Vec<u8>) -> Self {
-        self.dtc_entry(code).extended.insert(record, data);
-        self
-    }
-
-    /// The `DTCStatusAvailabilityMask` (0xFF by default): reported statuses keep these bits.
-    #[must_use]
-    pub const fn with_dtc_availability_mask(mut self, mask: u8) -> Self {
-        self.dtcs.availability = mask;
-        self
-    }
-
-    fn dtc_entry(&mut self, code: u32) -> &mut Dtc {
-        self.dtcs.store.entry(code & 0x00FF_FFFF).or_default()
-    }
-
-    /// A DTC's status byte, if the DTC is known.
-    #[must_use]
-    pub fn dtc_status(&self, code: u32) -> Option<u8> {
-        self.dtcs.store.get(&code).map(|d| d.status)
-    }
-
-    /// Whether DTC setting is on (`ControlDTCSetting` 01; off after 02 until the default
-    /// session).
-    #[must_use]
-    pub const fn dtc_setting_on(&self) -> bool {
-        self.dtcs.setting_on
-    }
-
-    /// The CRC-32 of the last completed download.
-    #[must_use]
-    pub const fn last_download_crc(&self) -> Option<u32> {
-        self.last_crc
-    }
-
-    /// The active diagnostic session (0x01 default), S3 applied as of now.
-    #[must_use]
-    pub fn session(&self) -> u8 {
-        self.session.at(Instant::now())
-    }
-
-    /// The `CommunicationControl` state: (controlType, communicationType); (0x00, 0x03),
-    /// everything enabled, outside a non-default session.
-    #[must_use]
-    pub const fn communication(&self) -> (u8, u8) {
-        self.session.communication
     }
 
     /// Handles one request as it arrives at `now`: the clock of the S3 timeout and the
@@ -381,7 +246,10 @@ impl Responder {
             0x19 => self.read_dtc_information(body),
             0x85 => self.control_dtc_setting(body),
             0x31 => self.routine(body),
+            0x23 => self.read_memory_by_address(body),
+            0x3D => self.write_memory_by_address(body),
             0x34 => self.request_download(body),
+            0x35 => self.request_upload(body),
             0x36 => self.transfer_data(body),
             0x37 => self.transfer_exit(),
             _ => negative(service, nrc::SERVICE_NOT_SUPPORTED),

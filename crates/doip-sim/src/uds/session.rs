@@ -80,7 +80,7 @@ impl Responder {
         self.security.lock();
         self.session.communication = COMMUNICATION_ENABLED;
         self.dtcs.setting_on = true;
-        self.download = None;
+        self.transfer = None;
     }
 
     pub(super) fn tester_present(body: &[u8]) -> UdsReply {
@@ -112,11 +112,13 @@ impl Responder {
     }
 
     /// 01 hard, 02 keyOffOn, 03 soft: the ECU restarts in the default session, locked; its
-    /// memory and written DIDs survive (they are flash and NVM on a real ECU).
+    /// memory, written DIDs and DTCs survive (flash and NVM on a real ECU); routines started
+    /// are forgotten.
     pub(super) fn ecu_reset(&mut self, body: &[u8]) -> UdsReply {
         match body {
             [kind @ 0x01..=0x03] => {
                 self.enter_default_session();
+                self.routine_results.clear();
                 UdsReply::Reset { response: vec![0x51, *kind], unavailable: self.reset_time }
             }
             [_] => negative(0x11, nrc::SUBFUNCTION_NOT_SUPPORTED),

@@ -7,8 +7,11 @@ use super::*;
 
 mod data;
 mod dtc;
+mod memory;
+mod routine;
 mod security;
 mod session;
+mod transfer;
 
 /// Hex text ("50 03 00 32") as bytes.
 fn x(hex: &str) -> Vec<u8> {
