@@ -79,13 +79,18 @@ impl Memory {
         }
     }
 
-    /// Erases `[address, address + len)`: whole pages are freed, partial ones filled.
+    /// Erases `[address, address + len)`: the written pages inside it are freed, the partial
+    /// ones at its ends filled. Only written pages are visited, however large the range.
     pub(super) fn erase(&mut self, address: u64, len: u64) {
-        for (page, offset, n) in spans(address, len) {
-            if n as u64 == PAGE {
+        let end = address.saturating_add(len);
+        let inside: Vec<u64> =
+            self.pages.range(address / PAGE..end.div_ceil(PAGE)).map(|(page, _)| *page).collect();
+        for page in inside {
+            let (from, to) = ((page * PAGE).max(address), (page + 1).saturating_mul(PAGE).min(end));
+            if to - from == PAGE {
                 self.pages.remove(&page);
             } else if let Some(p) = self.pages.get_mut(&page) {
-                p[offset..offset + n].fill(ERASED);
+                p[(from % PAGE) as usize..][..(to - from) as usize].fill(ERASED);
             }
         }
     }

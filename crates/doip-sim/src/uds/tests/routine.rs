@@ -34,6 +34,11 @@ fn erase_reads_back_ff() {
     assert_eq!(e.r.read_memory(0x2000, 0x1008), Some(vec![0xFF; 0x1008]));
     assert_eq!(e.r.memory_pages(), 2);
     e.check("23 12 30 00 02", "63 FF FF");
+    // The whole 256 MiB: only written pages are visited.
+    let _ = e.ask("3D 11 20 01 AA");
+    e.check("31 01 FF 00 44 00 00 00 00 10 00 00 00", "71 01 FF 00 00");
+    assert_eq!(e.r.memory_pages(), 0);
+    let _ = e.ask("3D 11 20 01 AA");
     // No range: everything.
     e.check("31 01 FF 00", "71 01 FF 00 00");
     assert_eq!(e.r.memory_pages(), 0);
