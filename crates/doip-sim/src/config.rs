@@ -102,7 +102,7 @@ impl Default for Identity {
     }
 }
 
-/// One ECU answering UDS through the built-in responder.
+/// One ECU answering UDS through the built-in responder ([`crate::Responder`]).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EcuConfig {
@@ -111,16 +111,99 @@ pub struct EcuConfig {
     /// Its logical address.
     pub logical_address: String,
     /// Data identifiers for ReadDataByIdentifier: `"0xF187" = "ascii:PART-123"` or hex bytes.
-    /// F190 (the VIN) is always present.
+    /// F190 (the VIN) is always present, F186 (the active session) computed. Default: F198
+    /// (repair shop code) and F199 (programming date), the writable ones.
     pub dids: BTreeMap<String, String>,
-    /// Routines for RoutineControl: identifier → result bytes (hex).
+    /// DIDs `WriteDataByIdentifier` may write (outside the default session), each with its
+    /// value in `dids`, whose length a write must keep (F198 and F199 have default values if
+    /// `dids` lacks them). Default: F198 and F199.
+    pub writable_dids: Vec<String>,
+    /// The most DIDs one ReadDataByIdentifier may ask for (more: NRC 0x13). Default 16.
+    pub max_dids_per_read: u16,
+    /// Routines for RoutineControl: identifier → result bytes (hex). FF00 (erase memory) and
+    /// FF01 (check memory) are built in; a routine configured here with their identifier
+    /// replaces them.
     pub routines: BTreeMap<String, String>,
     /// Services answered only after "response pending" (7F xx 78) messages.
     pub pending: Vec<PendingReply>,
+    /// `P2server_max` reported by DiagnosticSessionControl, in ms. Default 50.
+    pub p2_ms: u16,
+    /// `P2*server_max` reported by DiagnosticSessionControl, in ms (sent in 10 ms units).
+    /// Default 5000.
+    pub p2_star_ms: u32,
+    /// `S3server`: a non-default session without requests for this long (ms) falls back to
+    /// the default session. Default 5000.
+    pub s3_ms: u64,
+    /// `SecurityAccess`: key = seed XOR this, 4 bytes big-endian. Default `0x5A5A_A5A5`.
+    pub security_key: u32,
+    /// Wrong keys that start the security delay (NRC 0x36); 0: no limit. Default 3.
+    pub security_attempts: u32,
+    /// The security delay in ms, during which seed requests get NRC 0x37. Default 1000.
+    pub security_delay_ms: u64,
+    /// The DTC store `ReadDTCInformation` reports and `ClearDiagnosticInformation` clears.
+    /// Default: three DTCs with different statuses.
+    pub dtcs: Vec<DtcConfig>,
+    /// `DTCStatusAvailabilityMask`: the status bits reported. Default 0xFF.
+    pub dtc_availability_mask: u8,
+    /// Start of the ECU memory's address space. Default 0.
+    pub memory_base: u64,
+    /// Size of the ECU memory's address space in bytes (sparse: only written 4 KiB pages
+    /// cost memory). Default `0x1000_0000` (256 MiB).
+    pub memory_size: u64,
+    /// When set, memory writes (RequestDownload, `WriteMemoryByAddress`, erase) need this
+    /// session (else NRC 0x7F). Default: none.
+    pub download_requires_session: Option<u8>,
+    /// When set, memory writes need this security level unlocked (else NRC 0x33). Default:
+    /// none.
+    pub download_requires_security: Option<u8>,
     /// maxNumberOfBlockLength reported by RequestDownload (SID and counter included).
     pub max_block_length: u16,
     /// How long the ECU (and the entity's TCP side) is unavailable after ECUReset, in ms.
     pub reset_ms: u64,
+}
+
+/// A DTC of an ECU's store.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DtcConfig {
+    /// The 3-byte DTC number, `"0x123456"`.
+    pub code: String,
+    /// Its status byte (ISO 14229-1 bits: 0x01 testFailed … 0x08 confirmedDTC …).
+    pub status: u8,
+    /// Snapshot records (19 04): record number (`"1"` or `"0x01"`) → hex bytes.
+    #[serde(default)]
+    pub snapshots: BTreeMap<String, String>,
+    /// Extended data records (19 06): record number → hex bytes.
+    #[serde(default)]
+    pub extended: BTreeMap<String, String>,
+}
+
+impl DtcConfig {
+    fn new(code: &str, status: u8, snapshot: &str, extended: &str) -> Self {
+        Self {
+            code: code.into(),
+            status,
+            snapshots: BTreeMap::from([("1".into(), snapshot.into())]),
+            extended: BTreeMap::from([("1".into(), extended.into())]),
+        }
+    }
+}
+
+/// The DIDs every ECU has by default: the writable F198 and F199. Their values also serve
+/// when `writable_dids` lists them and `dids` does not (a configuration giving only its own
+/// DIDs keeps working).
+pub(crate) fn default_dids() -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("0xF198".into(), "ascii:0000000000".into()),
+        ("0xF199".into(), "20240101".into()),
+    ])
+}
+
+/// The default DIDs and a part number F187.
+fn dids_with_part_number(part: &str) -> BTreeMap<String, String> {
+    let mut dids = default_dids();
+    dids.insert("0xF187".into(), format!("ascii:{part}"));
+    dids
 }
 
 impl Default for EcuConfig {
@@ -128,9 +211,30 @@ impl Default for EcuConfig {
         Self {
             name: "ecu".into(),
             logical_address: "0x4011".into(),
-            dids: BTreeMap::new(),
+            dids: default_dids(),
+            writable_dids: vec!["0xF198".into(), "0xF199".into()],
+            max_dids_per_read: 16,
             routines: BTreeMap::new(),
             pending: Vec::new(),
+            p2_ms: 50,
+            p2_star_ms: 5000,
+            s3_ms: 5000,
+            security_key: 0x5A5A_A5A5,
+            security_attempts: 3,
+            security_delay_ms: 1000,
+            dtcs: vec![
+                // Failing now and confirmed.
+                DtcConfig::new("0x123456", 0x2F, "0BB85A", "05"),
+                // Pending: failed this cycle, not confirmed yet.
+                DtcConfig::new("0x234567", 0x24, "0000", "01"),
+                // Confirmed earlier, not failing now.
+                DtcConfig::new("0x345678", 0x08, "0FA0", "0C"),
+            ],
+            dtc_availability_mask: 0xFF,
+            memory_base: 0,
+            memory_size: 0x1000_0000,
+            download_requires_session: None,
+            download_requires_security: None,
             max_block_length: 0x0FFF,
             reset_ms: 1000,
         }
@@ -287,14 +391,14 @@ impl Default for SimConfig {
                 EcuConfig {
                     name: "engine".into(),
                     logical_address: "0x4011".into(),
-                    dids: BTreeMap::from([("0xF187".into(), "ascii:ENGINE-0001".into())]),
-                    routines: BTreeMap::from([("0xFF00".into(), "00".into())]),
+                    dids: dids_with_part_number("ENGINE-0001"),
+                    routines: BTreeMap::from([("0x0203".into(), "00".into())]),
                     ..EcuConfig::default()
                 },
                 EcuConfig {
                     name: "brakes".into(),
                     logical_address: "0x4012".into(),
-                    dids: BTreeMap::from([("0xF187".into(), "ascii:BRAKES-0001".into())]),
+                    dids: dids_with_part_number("BRAKES-0001"),
                     ..EcuConfig::default()
                 },
             ],

@@ -7,7 +7,11 @@
 //! authentication, confirmation, and the alive-check decisions when an address is already
 //! active or every socket is taken — inactivity timers, and diagnostic ACK/NACK before
 //! routing to the addressed ECU. ECUs answer UDS through [`UdsHandler`]; the built-in
-//! [`Responder`] serves 3E, 10, 11, 22, 31 and 34/36/37 (with block counters and CRC-32).
+//! [`Responder`] behaves as a real ECU would for what a UDS client uses: sessions with P2, P2*
+//! and S3 (10, 3E), reset (11), security access (27), communication control (28), DIDs (22,
+//! 2E), DTCs (19, 14, 85), a sparse memory kept over connections and resets (23, 3D,
+//! downloads and uploads 34/35/36/37), routines with erase and check (31); functionally
+//! addressed requests get no "not supported" answers.
 //! [`Faults`] make it misbehave on demand.
 //!
 //! ```
@@ -35,11 +39,11 @@ use doip_transport::rustls::pki_types::pem::PemObject;
 use doip_transport::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 
 pub use config::{
-    Announce, Confirmation, EcuConfig, Faults, Identity, PendingReply, RoutingConfig, SimConfig,
-    Timing, TlsFiles,
+    Announce, Confirmation, DtcConfig, EcuConfig, Faults, Identity, PendingReply, RoutingConfig,
+    SimConfig, Timing, TlsFiles,
 };
 pub use entity::{SimHandle, Simulator};
-pub use uds::{Responder, UdsHandler, UdsReply};
+pub use uds::{Addressing, Responder, UdsHandler, UdsReply};
 
 /// Why the simulator could not start or stopped.
 #[derive(Debug, thiserror::Error)]

@@ -14,7 +14,7 @@ use super::Simulator;
 use super::timers::Timer;
 use crate::SimEvent;
 use crate::config::{Faults, ms};
-use crate::uds::UdsReply;
+use crate::uds::{Addressing, UdsReply};
 
 impl Simulator {
     /// Diagnostic message handling, in the spec's order: source, target, size, ACK, then each
@@ -28,7 +28,12 @@ impl Simulator {
             return self.close(h, "diagnostic message from an unregistered source address");
         }
         let ta = m.target_address;
-        let targets: Vec<u16> = if ta == self.cfg.functional_address {
+        let addressing = if ta == self.cfg.functional_address {
+            Addressing::Functional
+        } else {
+            Addressing::Physical
+        };
+        let targets: Vec<u16> = if addressing == Addressing::Functional {
             self.ecus.keys().copied().collect()
         } else if self.ecus.contains_key(&ta.0) {
             vec![ta.0]
@@ -53,7 +58,7 @@ impl Simulator {
         }
         for target in targets {
             let Some((_, ecu)) = self.ecus.get_mut(&target) else { continue };
-            let reply = ecu.handle(&m.user_data);
+            let reply = ecu.handle_addressed(&m.user_data, addressing);
             self.reply(h, LogicalAddress(target), m.source_address, reply, &faults);
         }
     }
@@ -84,6 +89,7 @@ impl Simulator {
                 self.send(h, DiagnosticMessage::new(ecu, tester, response));
                 return self.reset(unavailable);
             }
+            UdsReply::SilentReset { unavailable } => return self.reset(unavailable),
             _ => return,
         };
         if faults.drop_response {

@@ -20,7 +20,7 @@ use doip_proto::{
 use doip_transport::{Event, EventLoop, Handle, UdpOptions};
 
 use crate::config::{Faults, SimConfig, ms};
-use crate::uds::{Responder, UdsHandler};
+use crate::uds::UdsHandler;
 use crate::{Error, SimEvent};
 
 mod activation;
@@ -31,7 +31,7 @@ mod settings;
 mod timers;
 
 use activation::PendingActivation;
-use settings::{Settings, address, hex_bytes};
+use settings::{Settings, address};
 use timers::Timer;
 
 /// One TCP_DATA socket's state (PROTOCOL.md §6).
@@ -164,21 +164,7 @@ impl Simulator {
         let udp_addr = lp.local_addr(udp)?;
         let mut ecus = BTreeMap::new();
         for e in &config.ecus {
-            let mut r = Responder::new(cfg.vin.as_bytes())
-                .with_max_block_length(e.max_block_length)
-                .with_reset_time(ms(e.reset_ms));
-            for (did, value) in &e.dids {
-                r = r.with_did(address("DID", did)?.0, hex_bytes("DID value", value)?);
-            }
-            for (rid, result) in &e.routines {
-                r = r.with_routine(
-                    address("routine id", rid)?.0,
-                    hex_bytes("routine result", result)?,
-                );
-            }
-            for p in &e.pending {
-                r = r.with_pending(p.service, p.count, ms(p.interval_ms));
-            }
+            let r = settings::responder(e, cfg.vin.as_bytes())?;
             let handler: Box<dyn UdsHandler> = Box::new(r);
             ecus.insert(address("ECU address", &e.logical_address)?.0, (e.name.clone(), handler));
         }

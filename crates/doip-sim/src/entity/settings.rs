@@ -11,7 +11,8 @@ use doip_proto::{
 use doip_transport::ListenOptions;
 
 use crate::Error;
-use crate::config::{Faults, SimConfig, ms};
+use crate::config::{EcuConfig, Faults, SimConfig, ms};
+use crate::uds::Responder;
 
 /// The configuration, checked and typed.
 pub(super) struct Settings {
@@ -67,6 +68,70 @@ fn header_limit(max_data_size: u32) -> u32 {
 
 pub(super) fn address(what: &str, text: &str) -> Result<LogicalAddress, Error> {
     parse(what, text)
+}
+
+/// A number written as `"0x…"` (hex) or decimal text, at most `max`.
+fn number(what: &str, text: &str, max: u64) -> Result<u64, Error> {
+    let value = match text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(hex, 16).ok(),
+        None => text.parse().ok(),
+    };
+    value
+        .filter(|v| *v <= max)
+        .ok_or_else(|| Error::Config(format!("invalid {what} (at most {max:#x}): {text:?}")))
+}
+
+/// The built-in responder one `[[ecus]]` entry describes.
+pub(super) fn responder(e: &EcuConfig, vin: &[u8]) -> Result<Responder, Error> {
+    let mut r = Responder::new(vin)
+        .with_max_block_length(e.max_block_length)
+        .with_reset_time(ms(e.reset_ms))
+        .with_p2(ms(u64::from(e.p2_ms)), ms(u64::from(e.p2_star_ms)))
+        .with_s3(ms(e.s3_ms))
+        .with_security(e.security_key, e.security_attempts, ms(e.security_delay_ms))
+        .with_max_dids_per_read(usize::from(e.max_dids_per_read))
+        .with_dtc_availability_mask(e.dtc_availability_mask)
+        .with_memory(e.memory_base, e.memory_size)
+        .with_download_requirements(e.download_requires_session, e.download_requires_security);
+    let mut dids = BTreeMap::new();
+    for (did, value) in &e.dids {
+        dids.insert(address("DID", did)?.0, hex_bytes("DID value", value)?);
+    }
+    let mut fallback = BTreeMap::new();
+    for (did, value) in crate::config::default_dids() {
+        fallback.insert(address("DID", &did)?.0, hex_bytes("DID value", &value)?);
+    }
+    for text in &e.writable_dids {
+        let did = address("writable DID", text)?.0;
+        let Some(value) = dids.remove(&did).or_else(|| fallback.remove(&did)) else {
+            return Err(Error::Config(format!(
+                "writable DID {text} needs a value in dids (its length)"
+            )));
+        };
+        r = r.with_writable_did(did, value);
+    }
+    for (did, value) in dids {
+        r = r.with_did(did, value);
+    }
+    for (rid, result) in &e.routines {
+        r = r.with_routine(address("routine id", rid)?.0, hex_bytes("routine result", result)?);
+    }
+    for p in &e.pending {
+        r = r.with_pending(p.service, p.count, ms(p.interval_ms));
+    }
+    for dtc in &e.dtcs {
+        let code = number("DTC", &dtc.code, 0x00FF_FFFF)? as u32;
+        r = r.with_dtc(code, dtc.status);
+        for (record, data) in &dtc.snapshots {
+            let record = number("snapshot record number", record, 0xFF)? as u8;
+            r = r.with_dtc_snapshot(code, record, hex_bytes("snapshot record", data)?);
+        }
+        for (record, data) in &dtc.extended {
+            let record = number("extended data record number", record, 0xFF)? as u8;
+            r = r.with_dtc_extended(code, record, hex_bytes("extended data record", data)?);
+        }
+    }
+    Ok(r)
 }
 
 impl Settings {
@@ -149,5 +214,56 @@ impl Settings {
             further_action: self.further_action,
             sync_status: self.sync_status,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::responder;
+    use crate::config::{DtcConfig, EcuConfig};
+    use crate::uds::{UdsHandler, UdsReply};
+
+    fn answer(e: &EcuConfig, request: &[u8]) -> Vec<u8> {
+        match responder(e, b"VIN").unwrap().handle(request) {
+            UdsReply::Respond(v) => v,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_default_ecu_has_dtcs_and_writable_dids() {
+        let e = EcuConfig::default();
+        assert_eq!(answer(&e, &[0x19, 0x01, 0xFF]), [0x59, 0x01, 0xFF, 0x01, 0x00, 0x03]);
+        assert_eq!(answer(&e, &[0x19, 0x01, 0x01]), [0x59, 0x01, 0xFF, 0x01, 0x00, 0x01]);
+        assert_eq!(answer(&e, &[0x22, 0xF1, 0x99]), [0x62, 0xF1, 0x99, 0x20, 0x24, 0x01, 0x01]);
+        let mut r = responder(&e, b"VIN").unwrap();
+        let _ = r.handle(&[0x10, 0x03]);
+        assert_eq!(
+            r.handle(&[0x2E, 0xF1, 0x99, 0x20, 0x25, 0x06, 0x30]),
+            UdsReply::Respond(vec![0x6E, 0xF1, 0x99])
+        );
+        // Only its own DIDs given: F198 and F199 keep their default values.
+        let e = EcuConfig { dids: [("0xF187".into(), "01".into())].into(), ..EcuConfig::default() };
+        assert_eq!(answer(&e, &[0x22, 0xF1, 0x99]), [0x62, 0xF1, 0x99, 0x20, 0x24, 0x01, 0x01]);
+    }
+
+    #[test]
+    fn invalid_entries_are_configuration_errors() {
+        let bad = |e: EcuConfig| responder(&e, b"VIN").unwrap_err().to_string();
+        let e = EcuConfig { writable_dids: vec!["0x0100".into()], ..EcuConfig::default() };
+        assert!(bad(e).contains("0x0100"));
+        let dtc = |code: &str, record: &str| EcuConfig {
+            dtcs: vec![DtcConfig {
+                code: code.into(),
+                status: 0,
+                snapshots: [(record.into(), "00".into())].into(),
+                extended: [].into(),
+            }],
+            ..EcuConfig::default()
+        };
+        assert!(bad(dtc("0x1000000", "1")).contains("DTC"));
+        assert!(bad(dtc("lots", "1")).contains("DTC"));
+        assert!(bad(dtc("0x100000", "256")).contains("record"));
+        assert!(responder(&dtc("0x100000", "0xFF"), b"VIN").is_ok());
     }
 }
