@@ -166,6 +166,12 @@ pub struct Responder {
     memory: Memory,
     transfer: Option<Transfer>,
     last_crc: Option<u32>,
+    /// The CRC-32 of what was programmed: every download completed since the last erase
+    /// (FF00) or check (FF01), in order — what the check routine compares with, so that an
+    /// image of several segments is checked whole.
+    programmed: Option<crc32fast::Hasher>,
+    /// A check ran: the next download starts a new programmed image.
+    checked: bool,
     /// The status bytes of routines started (what 31 03 answers).
     routine_results: BTreeMap<u16, Vec<u8>>,
     download_session: Option<u8>,
@@ -189,6 +195,8 @@ impl Responder {
             memory: Memory::default(),
             transfer: None,
             last_crc: None,
+            programmed: None,
+            checked: false,
             routine_results: BTreeMap::new(),
             download_session: None,
             download_security: None,

@@ -3,8 +3,10 @@
 //!
 //! - **FF00 erase memory**: `31 01 FF00 ALFID addr size` erases that range (it reads 0xFF
 //!   afterwards); without a range, the whole memory.
-//! - **FF01 check memory**: `31 01 FF01 crc(4)` compares with the CRC-32 of the last completed
-//!   download: status 00 equal, 01 different; without a CRC, `00 crc(4)` reports it.
+//! - **FF01 check memory**: `31 01 FF01 crc(4)` compares with the CRC-32 of what was
+//!   programmed — the downloads completed since the last erase or check, in order (one
+//!   download: its CRC; an image of several segments: all its data): status 00 equal, 01
+//!   different; without a CRC, `00 crc(4)` reports it.
 //!
 //! A configured routine with one of these identifiers replaces the built-in one.
 
@@ -57,6 +59,7 @@ impl Responder {
         self.may_write_memory()?;
         if options.is_empty() {
             self.memory.erase_all();
+            self.programmed = None;
             return Ok(());
         }
         let r = parse_range(options)?;
@@ -65,11 +68,13 @@ impl Responder {
         }
         self.check_range(&r)?;
         self.memory.erase(r.address, r.size);
+        self.programmed = None;
         Ok(())
     }
 
-    fn check(&self, options: &[u8]) -> Result<Vec<u8>, u8> {
-        let crc = self.last_crc.ok_or(nrc::REQUEST_SEQUENCE_ERROR)?;
+    fn check(&mut self, options: &[u8]) -> Result<Vec<u8>, u8> {
+        let crc = self.programmed.as_ref().ok_or(nrc::REQUEST_SEQUENCE_ERROR)?.clone().finalize();
+        self.checked = true;
         match options {
             [] => Ok([&[0x00][..], &crc.to_be_bytes()].concat()),
             [a, b, c, d] => Ok(vec![u8::from(u32::from_be_bytes([*a, *b, *c, *d]) != crc)]),

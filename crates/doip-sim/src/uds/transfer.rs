@@ -133,8 +133,8 @@ impl Responder {
     }
 
     /// `37` → `77 crc(4)`: the CRC-32 (IEEE) of what was transferred. Before every byte was
-    /// transferred: 0x24, the transfer goes on. A completed download's CRC is what the check
-    /// routine (FF01) compares with.
+    /// transferred: 0x24, the transfer goes on. A completed download joins the programmed
+    /// image the check routine (FF01) compares with.
     pub(super) fn transfer_exit(&mut self) -> UdsReply {
         let Some(t) = self.transfer.take() else {
             return negative(0x37, nrc::REQUEST_SEQUENCE_ERROR);
@@ -143,9 +143,13 @@ impl Responder {
             self.transfer = Some(t);
             return negative(0x37, nrc::REQUEST_SEQUENCE_ERROR);
         }
-        let crc = t.crc.finalize();
+        let crc = t.crc.clone().finalize();
         if t.direction == Direction::Download {
             self.last_crc = Some(crc);
+            if std::mem::take(&mut self.checked) {
+                self.programmed = None;
+            }
+            self.programmed.get_or_insert_with(crc32fast::Hasher::new).combine(&t.crc);
         }
         let mut response = vec![0x77];
         response.extend_from_slice(&crc.to_be_bytes());

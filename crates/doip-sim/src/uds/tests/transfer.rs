@@ -155,3 +155,20 @@ fn a_new_request_restarts_and_a_reset_or_default_session_ends_a_transfer() {
     // Memory survives the reset.
     assert_eq!(e.r.read_memory(0, 3), Some(x("BB CC FF")));
 }
+
+#[test]
+fn the_check_routine_covers_every_segment_downloaded_since_the_erase() {
+    let mut e = Ecu::default();
+    let (first, second) = (vec![0x11; 5000], vec![0x22; 300]);
+    assert_eq!(e.ask("3101FF00"), x("7101FF0000"));
+    download(&mut e, 0x1000, &first, 4093);
+    download(&mut e, 0x8000, &second, 4093);
+    let whole = crc32fast::hash(&[first, second.clone()].concat());
+    let check = [&[0x31, 0x01, 0xFF, 0x01][..], &whole.to_be_bytes()].concat();
+    assert_eq!(e.ask_bytes(&check), x("7101FF0100"));
+    // After a check, the next download is a new image.
+    download(&mut e, 0x1000, &second, 4093);
+    let again = [&[0x31, 0x01, 0xFF, 0x01][..], &crc32fast::hash(&second).to_be_bytes()].concat();
+    assert_eq!(e.ask_bytes(&again), x("7101FF0100"));
+    assert_eq!(e.ask_bytes(&check), x("7101FF0101"));
+}
