@@ -55,4 +55,3 @@ pub use doip_transport::{TlsClient, tls};
 pub use uds_channel::DoipChannel;
 /// The crates below this one, for everything else they offer.
 pub use {doip_proto, doip_transport};
-

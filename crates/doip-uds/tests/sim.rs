@@ -52,7 +52,10 @@ fn the_keeper_holds_a_non_default_session_past_s3_and_without_it_the_ecu_falls_b
         let mut uds = UdsClient::with_options(connect(&sim), o);
         let answer = uds.session_control(SessionType::Extended).unwrap();
         let timing = answer.timing.unwrap();
-        assert_eq!((timing.p2, timing.p2_star), (Duration::from_millis(50), Duration::from_secs(5)));
+        assert_eq!(
+            (timing.p2, timing.p2_star),
+            (Duration::from_millis(50), Duration::from_secs(5))
+        );
         std::thread::sleep(s3 * 2);
         // CommunicationControl is refused in the default session.
         let result = uds.communication_control(CommunicationControlType::EnableRxAndTx, 0x01);
@@ -77,7 +80,13 @@ fn security_access_unlocks_counts_wrong_keys_and_honours_the_delay() {
     let mut wrong = XorKey::from_u32(!KEY);
     for _ in 0..2 {
         let e = uds.security_access(1, &mut wrong).unwrap_err();
-        assert!(matches!(e, Error::Negative { service: ServiceId::SecurityAccess, nrc: Nrc::InvalidKey }), "{e}");
+        assert!(
+            matches!(
+                e,
+                Error::Negative { service: ServiceId::SecurityAccess, nrc: Nrc::InvalidKey }
+            ),
+            "{e}"
+        );
     }
     let e = uds.security_access(1, &mut wrong).unwrap_err();
     assert_eq!(e.nrc(), Some(Nrc::ExceededNumberOfAttempts));
@@ -90,16 +99,19 @@ fn security_access_unlocks_counts_wrong_keys_and_honours_the_delay() {
     assert!(started.elapsed() >= delay, "waited {:?}", started.elapsed());
     // Unlocked: the seed is all zeros, and access succeeds without a key.
     assert_eq!(uds.request_seed(1).unwrap(), [0, 0, 0, 0]);
-    let mut failing = |_: u8, _: &[u8]| -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
-        Err("never asked".into())
-    };
+    let mut failing =
+        |_: u8, _: &[u8]| -> Result<Vec<u8>, Box<dyn std::error::Error + Send + Sync>> {
+            Err("never asked".into())
+        };
     uds.security_access(1, &mut failing).unwrap();
 }
 
 #[test]
 fn several_dids_in_one_request_and_a_write_read_back() {
     let sim = start(
-        Responder::new(VIN).with_did(0xF187, b"PART-1".to_vec()).with_writable_did(0xF199, vec![0; 4]),
+        Responder::new(VIN)
+            .with_did(0xF187, b"PART-1".to_vec())
+            .with_writable_did(0xF199, vec![0; 4]),
     );
     let mut uds = client(&sim);
     uds.options_mut().did_lengths = DidLengths::new().with(0xF190, 17).with(0xF187, 6);
@@ -111,7 +123,10 @@ fn several_dids_in_one_request_and_a_write_read_back() {
     uds.write_data_by_identifier(0xF199, &[0x20, 0x26, 0x12, 0x03]).unwrap();
     assert_eq!(uds.read_data_by_identifier(0xF199).unwrap(), [0x20, 0x26, 0x12, 0x03]);
     let e = uds.read_data_by_identifier(0x1234).unwrap_err();
-    assert!(matches!(e, Error::Negative { service: ServiceId::ReadDataByIdentifier, nrc: Nrc::RequestOutOfRange }));
+    assert!(matches!(
+        e,
+        Error::Negative { service: ServiceId::ReadDataByIdentifier, nrc: Nrc::RequestOutOfRange }
+    ));
     assert_eq!(e.to_string(), "ReadDataByIdentifier (0x22) refused: request out of range (0x31)");
 }
 
@@ -148,11 +163,18 @@ fn dtcs_by_mask_records_and_clear() {
 
 #[test]
 fn routines_reset_and_tester_present() {
-    let sim = start(Responder::new(VIN).with_routine(0x0203, vec![0x10]).with_reset_time(Duration::from_millis(50)));
+    let sim = start(
+        Responder::new(VIN)
+            .with_routine(0x0203, vec![0x10])
+            .with_reset_time(Duration::from_millis(50)),
+    );
     let mut uds = client(&sim);
     uds.tester_present().unwrap();
     assert_eq!(uds.routine_control(RoutineControlType::Start, 0x0203, &[]).unwrap(), [0x10]);
-    assert_eq!(uds.routine_control(RoutineControlType::RequestResults, 0x0203, &[]).unwrap(), [0x10]);
+    assert_eq!(
+        uds.routine_control(RoutineControlType::RequestResults, 0x0203, &[]).unwrap(),
+        [0x10]
+    );
     let e = uds.routine_control(RoutineControlType::Start, 0x0999, &[]).unwrap_err();
     assert_eq!(e.nrc(), Some(Nrc::RequestOutOfRange));
     assert_eq!(uds.ecu_reset(ResetType::Hard).unwrap(), None);
@@ -166,13 +188,18 @@ fn memory_by_address_and_a_download_read_back_by_upload_over_the_counter_wrap() 
     let mut uds = client(&sim);
     uds.write_memory_by_address(0x2000, &[1, 2, 3]).unwrap();
     assert_eq!(uds.read_memory_by_address(0x2000, 4).unwrap(), [1, 2, 3, 0xFF]);
-    let data: Vec<u8> = (0..300 * 64).map(|i| (i * 7 % 251) as u8).collect();
+    let data: Vec<u8> = (0..300 * 64u32).map(|i| (i * 7 % 251) as u8).collect();
     let mut last = 0;
-    let summary = uds.download(0x0001_0000, &data, &mut |sent| {
-        assert!(sent > last);
-        last = sent;
-    }).unwrap();
-    assert_eq!((summary.blocks, summary.bytes, summary.parameters.max_block_length), (300, data.len() as u64, 66));
+    let summary = uds
+        .download(0x0001_0000, &data, &mut |sent| {
+            assert!(sent > last);
+            last = sent;
+        })
+        .unwrap();
+    assert_eq!(
+        (summary.blocks, summary.bytes, summary.parameters.max_block_length),
+        (300, data.len() as u64, 66)
+    );
     assert_eq!(last, data.len() as u64);
     // Another connection reads back what was written.
     drop(uds);
@@ -180,11 +207,19 @@ fn memory_by_address_and_a_download_read_back_by_upload_over_the_counter_wrap() 
     assert_eq!(other.upload(0x0001_0000, data.len() as u64).unwrap(), data);
 }
 
-/// Refuses TransferData block `refuse` with NRC 0x72; counts the TransferData requests.
+/// Answers TransferData block `at` with `reply` instead; counts the TransferData requests.
 struct Refusing {
     inner: Responder,
-    refuse: u64,
+    at: u64,
+    reply: UdsReply,
     blocks: Arc<Mutex<u64>>,
+}
+
+impl Refusing {
+    fn new(at: u64, reply: UdsReply) -> (Self, Arc<Mutex<u64>>) {
+        let blocks = Arc::new(Mutex::new(0));
+        (Self { inner: Responder::new(VIN), at, reply, blocks: Arc::clone(&blocks) }, blocks)
+    }
 }
 
 impl UdsHandler for Refusing {
@@ -192,8 +227,8 @@ impl UdsHandler for Refusing {
         if request.first() == Some(&0x36) {
             let mut n = self.blocks.lock().unwrap();
             *n += 1;
-            if *n == self.refuse {
-                return UdsReply::Respond(vec![0x7F, 0x36, 0x72]);
+            if *n == self.at {
+                return self.reply.clone();
             }
         }
         self.inner.handle(request)
@@ -218,12 +253,22 @@ fn a_flash_with_security_and_two_segments_is_read_back_and_reported_step_by_step
     let flasher = Flasher::new(&image)
         .security(1, &mut key)
         .on_progress(|p| seen.push((p.step, p.segment, p.bytes_done)));
-    assert_eq!(flasher.planned()[..2], [Step::Session(SessionType::Programming), Step::SecurityAccess(1)]);
+    assert_eq!(
+        flasher.planned()[..2],
+        [Step::Session(SessionType::Programming), Step::SecurityAccess(1)]
+    );
     let report = flasher.run(&mut uds).unwrap();
     assert_eq!((report.bytes, report.segments), (15_000, 2));
     assert_eq!(report.blocks, 3 + 2); // 4093-byte blocks
     let steps: Vec<_> = seen.iter().map(|s| s.0).collect();
-    for step in ["DiagnosticSessionControl", "SecurityAccess", "erase routine", "download", "check routine", "ECUReset"] {
+    for step in [
+        "DiagnosticSessionControl",
+        "SecurityAccess",
+        "erase routine",
+        "download",
+        "check routine",
+        "ECUReset",
+    ] {
         assert!(steps.contains(&step), "{step} missing from {steps:?}");
     }
     assert!(seen.windows(2).all(|w| w[0].2 <= w[1].2), "progress goes forward");
@@ -246,20 +291,27 @@ fn a_flash_with_security_and_two_segments_is_read_back_and_reported_step_by_step
 }
 
 #[test]
-fn a_negative_answer_mid_download_stops_the_flash_naming_segment_and_block_and_nothing_more_is_sent() {
-    let blocks = Arc::new(Mutex::new(0));
-    let sim = start(Refusing { inner: Responder::new(VIN), refuse: 4, blocks: Arc::clone(&blocks) });
+fn a_negative_answer_mid_download_stops_the_flash_naming_segment_and_block_and_nothing_more_is_sent()
+ {
+    let (ecu, blocks) = Refusing::new(4, UdsReply::Respond(vec![0x7F, 0x36, 0x72]));
+    let sim = start(ecu);
     let image = two_segments();
     let mut uds = client(&sim);
     let e = Flasher::new(&image).run(&mut uds).unwrap_err();
     match &e {
         Error::Step { step: "TransferData", segment: Some(1), block: Some(1), source } => {
-            assert!(matches!(**source, Error::Negative { nrc: Nrc::GeneralProgrammingFailure, .. }));
+            assert!(matches!(
+                **source,
+                Error::Negative { nrc: Nrc::GeneralProgrammingFailure, .. }
+            ));
         }
         other => panic!("{other:?}"),
     }
     assert_eq!(e.nrc(), Some(Nrc::GeneralProgrammingFailure));
-    assert_eq!(e.to_string(), "stopped at TransferData (segment 1, block 1): TransferData (0x36) refused: general programming failure (0x72)");
+    assert_eq!(
+        e.to_string(),
+        "stopped at TransferData (segment 1, block 1): TransferData (0x36) refused: general programming failure (0x72)"
+    );
     // Nothing after the refused block: no retry, no exit, no check.
     std::thread::sleep(Duration::from_millis(100));
     assert_eq!(*blocks.lock().unwrap(), 4);
@@ -269,12 +321,41 @@ fn a_negative_answer_mid_download_stops_the_flash_naming_segment_and_block_and_n
 #[test]
 fn one_connection_two_ecus_each_with_its_own_timing() {
     let mut sim = Simulator::new(&SimConfig::for_tests()).unwrap();
-    sim.set_ecu(ENGINE, "engine", Box::new(Responder::new(VIN).with_p2(Duration::from_millis(20), Duration::from_secs(3))));
+    sim.set_ecu(
+        ENGINE,
+        "engine",
+        Box::new(Responder::new(VIN).with_p2(Duration::from_millis(20), Duration::from_secs(3))),
+    );
     sim.set_ecu(BRAKES, "brakes", Box::new(Responder::new(b"BRAKES")));
     let sim = sim.spawn().unwrap();
     let mut client = connect(&sim);
-    let engine = UdsClient::new(EcuChannel::new(&mut client, ENGINE)).session_control(SessionType::Extended).unwrap();
+    let engine = UdsClient::new(EcuChannel::new(&mut client, ENGINE))
+        .session_control(SessionType::Extended)
+        .unwrap();
     assert_eq!(engine.timing.unwrap().p2_star, Duration::from_secs(3));
     let mut brakes = UdsClient::new(EcuChannel::new(&mut client, BRAKES));
     assert_eq!(brakes.read_data_by_identifier(0xF190).unwrap(), b"BRAKES");
+}
+
+#[test]
+fn a_lost_answer_mid_download_is_reported_and_the_block_never_sent_again() {
+    let (ecu, blocks) = Refusing::new(2, UdsReply::None);
+    let sim = start(ecu);
+    let image = two_segments();
+    let mut uds = client(&sim);
+    let started = Instant::now();
+    let e = Flasher::new(&image).run(&mut uds).unwrap_err();
+    match &e {
+        Error::Step { step: "TransferData", segment: Some(0), block: Some(2), source } => {
+            assert!(
+                matches!(**source, Error::Doip(doip_client::Error::Timeout { .. })),
+                "{source}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // P2 as the ECU announced it (50 ms) plus the margin (1 s), not the 2 s default.
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(*blocks.lock().unwrap(), 2, "block 2 was sent once, block 3 never");
 }
