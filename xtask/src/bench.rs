@@ -164,6 +164,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         );
     }
     print_python(&python, since);
+    crate::bench_flash::run(&python)?;
     capture_files()
 }
 
@@ -171,7 +172,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
 const CAPTURE_BYTES: u64 = 100_000_000;
 
 /// Wall time of `program args` with stdout to /dev/null: the best of `runs`.
-fn time(program: &Path, args: &[&str], runs: u32) -> Result<f64> {
+pub(crate) fn time(program: &Path, args: &[&str], runs: u32) -> Result<f64> {
     let mut best = f64::INFINITY;
     for _ in 0..runs {
         let started = std::time::Instant::now();
@@ -181,7 +182,8 @@ fn time(program: &Path, args: &[&str], runs: u32) -> Result<f64> {
             .stderr(std::process::Stdio::null())
             .status()
             .with_context(|| format!("running {}", program.display()))?;
-        // `doip decode` exits 1 only for malformed frames, which this capture has none of.
+        // `doip decode` exits 1 only for malformed frames, which this capture has none of;
+        // `doip flash` only on a failed flash.
         ensure!(status.success(), "{} {args:?} failed: {status}", program.display());
         best = best.min(started.elapsed().as_secs_f64());
     }

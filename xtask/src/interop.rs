@@ -1,7 +1,9 @@
 //! Python's `doipclient` and `udsoncan`, unchanged, against `doip sim`.
 //!
-//! `cargo xtask interop` runs `tests/interop/interop.py` (discovery, activation, entity status,
-//! power mode, alive check, ReadDataByIdentifier through udsoncan); `cargo xtask bench` runs
+//! `cargo xtask interop` runs `doip flash` of an image, then `tests/interop/interop.py`
+//! (discovery, activation, entity status, power mode, alive check, and udsoncan driving the
+//! simulator's UDS services — sessions, security access, DIDs, DTCs, routines, memory,
+//! download — and reading back with RequestUpload what `doip flash` wrote); `cargo xtask bench` runs
 //! `tests/interop/bench.py` for the speed comparison. Both use a throwaway virtualenv with the
 //! packages from `PyPI`. Without Python this fails under CI and is skipped elsewhere.
 
@@ -98,5 +100,18 @@ pub(crate) fn run_interop() -> Result<()> {
     let Some(venv) = Venv::create()? else { return Ok(()) };
     // doipclient's discovery always targets UDP 13400.
     let _sim = Sim::start(false, &["--bind", "127.0.0.1"])?;
-    run(venv.python().arg("tests/interop/interop.py").arg("127.0.0.1"))
+    // An image of two kinds of bytes, written by our tool, read back by udsoncan.
+    let image = std::env::temp_dir().join(format!("doip-interop-{}.bin", std::process::id()));
+    std::fs::write(&image, (0..100_000u32).map(|i| (i % 251) as u8).collect::<Vec<_>>())?;
+    let path = image.to_string_lossy().into_owned();
+    let address = "0x00100000";
+    let flashed = run(Command::new("target/debug/doip").args([
+        "flash", &path, "--format", "bin", "--address", address, "--target", "0x4011", "--ip",
+        "127.0.0.1", "--no-reset",
+    ]));
+    let checked = flashed.and_then(|()| {
+        run(venv.python().arg("tests/interop/interop.py").args(["127.0.0.1", &path, address]))
+    });
+    let _ = std::fs::remove_file(&image);
+    checked
 }

@@ -13,6 +13,7 @@ use anyhow::{Context, Result, bail, ensure};
 use clap::{Parser, Subcommand};
 
 mod bench;
+mod bench_flash;
 mod fuzz;
 mod interop;
 
