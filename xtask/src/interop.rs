@@ -3,7 +3,7 @@
 //! `cargo xtask interop` runs `doip flash` of an image, then `tests/interop/interop.py`
 //! (discovery, activation, entity status, power mode, alive check, and udsoncan driving the
 //! simulator's UDS services — sessions, security access, DIDs, DTCs, routines, memory,
-//! download — and reading back with RequestUpload what `doip flash` wrote); `cargo xtask bench` runs
+//! download — and reading back by request upload what `doip flash` wrote); `cargo xtask bench` runs
 //! `tests/interop/bench.py` for the speed comparison. Both use a throwaway virtualenv with the
 //! packages from `PyPI`. Without Python this fails under CI and is skipped elsewhere.
 
@@ -106,8 +106,17 @@ pub(crate) fn run_interop() -> Result<()> {
     let path = image.to_string_lossy().into_owned();
     let address = "0x00100000";
     let flashed = run(Command::new("target/debug/doip").args([
-        "flash", &path, "--format", "bin", "--address", address, "--target", "0x4011", "--ip",
-        "127.0.0.1", "--no-reset",
+        "flash",
+        &path,
+        "--format",
+        "bin",
+        "--address",
+        address,
+        "--target",
+        "0x4011",
+        "--ip",
+        "127.0.0.1",
+        "--no-reset",
     ]));
     let checked = flashed.and_then(|()| {
         run(venv.python().arg("tests/interop/interop.py").args(["127.0.0.1", &path, address]))
