@@ -12,6 +12,12 @@ use doip_proto::{ActivationType, Eid, LogicalAddress, ProtocolVersion, Vin};
 #[command(after_help = "Exit codes: 0 success, 1 DoIP/UDS negative answer, 2 usage, \
                         3 timeout or unreachable, 4 I/O or TLS error.")]
 pub(crate) struct Cli {
+    /// Log more: -v prints every DoIP frame sent and received (with a timestamp) on standard
+    /// error, -vv the libraries' debug log, -vvv everything. RUST_LOG (e.g.
+    /// `RUST_LOG=doip::frame=debug`) takes precedence.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    #[allow(clippy::doc_markdown)] // help text: the variable's name as users type it
+    pub(crate) verbose: u8,
     #[command(subcommand)]
     pub(crate) command: Command,
 }
@@ -32,6 +38,12 @@ pub(crate) enum Command {
     Activate(Conn),
     /// Activate routing, send each UDS request, print each answer (waiting through 7F xx 78).
     Send(SendArgs),
+    /// Flash an image file (Intel HEX, S-record or binary) to an ECU: programming session,
+    /// security access, erase, download per segment, check, reset.
+    Flash(crate::flash::FlashArgs),
+    /// One UDS service, typed: read-did, write-did, session, reset, security, dtc, clear-dtc,
+    /// routine, tester-present.
+    Uds(crate::uds::UdsArgs),
     /// Decode DoIP from a pcap/pcapng capture, or from hex bytes.
     Decode(DecodeArgs),
     /// Run a simulated DoIP entity (a gateway with ECUs behind it) until Ctrl-C.
@@ -44,13 +56,13 @@ pub(crate) enum Command {
 #[derive(Args, Clone, Debug)]
 pub(crate) struct Common {
     /// How long to wait for answers (e.g. 2s, 500ms).
-    #[arg(long, value_parser = parse_duration, default_value = "2s")]
+    #[arg(long, value_parser = parse_duration, default_value = "2s", global = true)]
     pub(crate) timeout: Duration,
     /// One JSON object per line instead of text.
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) json: bool,
     /// DoIP protocol version to send: 1 (2010), 2 (2012), 3 (2019), or a byte value.
-    #[arg(long, value_parser = parse_version, default_value = "2")]
+    #[arg(long, value_parser = parse_version, default_value = "2", global = true)]
     pub(crate) protocol_version: ProtocolVersion,
 }
 
@@ -58,34 +70,39 @@ pub(crate) struct Common {
 #[derive(Args, Clone, Debug)]
 pub(crate) struct Conn {
     /// The entity's IP address (default: the first entity answering a broadcast).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) ip: Option<IpAddr>,
     /// TCP_DATA port (default 13400, 3496 with --tls).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) port: Option<u16>,
     /// UDP_DISCOVERY port of the entity.
-    #[arg(long, default_value_t = 13400)]
+    #[arg(long, default_value_t = 13400, global = true)]
     pub(crate) udp_port: u16,
     /// DoIP over TLS, verifying the entity's certificate against the platform's trusted roots
     /// (or --ca, or --insecure-test-bench).
-    #[arg(long)]
+    #[arg(long, global = true)]
     pub(crate) tls: bool,
     /// PEM file of the certificate authorities the entity's certificate must chain to
     /// (instead of the platform's).
-    #[arg(long, requires = "tls")]
+    #[arg(long, requires = "tls", global = true)]
     pub(crate) ca: Option<PathBuf>,
     /// Accept any certificate (self-signed test benches only: no protection from impostors).
-    #[arg(long, requires = "tls")]
+    #[arg(long, requires = "tls", global = true)]
     pub(crate) insecure_test_bench: bool,
     /// Name the certificate must carry (default: the IP address).
-    #[arg(long, requires = "tls")]
+    #[arg(long, requires = "tls", global = true)]
     pub(crate) server_name: Option<String>,
     /// Tester logical address (0x0E00-0x0FFF).
-    #[arg(long, value_parser = parse_address, default_value = "0x0E00")]
+    #[arg(long, value_parser = parse_address, default_value = "0x0E00", global = true)]
     pub(crate) source: LogicalAddress,
     /// Activation type: default, wwh-obd, central-security, or a number.
-    #[arg(long, value_parser = parse_activation, default_value = "default")]
+    #[arg(long, value_parser = parse_activation, default_value = "default", global = true)]
     pub(crate) activation: ActivationType,
+    /// Write every DoIP frame of the session to this pcapng file (Wireshark opens it). The
+    /// frames are the plaintext DoIP, also with --tls; then the TLS key log is written beside
+    /// it (FILE.keys), for decrypting a raw capture of the same session.
+    #[arg(long, global = true)]
+    pub(crate) capture: Option<PathBuf>,
     #[command(flatten)]
     pub(crate) common: Common,
 }
@@ -227,6 +244,31 @@ fn parse_eid(s: &str) -> Result<Eid, String> {
     s.parse().map_err(|e| format!("{s:?}: {e} (e.g. 00:1a:37:bf:ee:74)"))
 }
 
+/// A number in decimal or `0x` hex.
+pub(crate) fn parse_number(s: &str) -> Result<u64, String> {
+    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
+        Some(hex) => u64::from_str_radix(&hex.replace('_', ""), 16),
+        None => s.replace('_', "").parse(),
+    }
+    .map_err(|_| format!("{s:?} is not a number (decimal or 0x hex)"))
+}
+
+/// A 16-bit value (DID, routine identifier) in hex, with or without `0x`.
+pub(crate) fn parse_id(s: &str) -> Result<u16, String> {
+    let hex = s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")).unwrap_or(s);
+    u16::from_str_radix(hex, 16).map_err(|_| format!("{s:?} is not a 16-bit hex identifier (F190)"))
+}
+
+/// A byte value in decimal or `0x` hex.
+pub(crate) fn parse_u8(s: &str) -> Result<u8, String> {
+    parse_byte(s).ok_or_else(|| format!("{s:?} is not a byte value (decimal or 0x hex)"))
+}
+
+/// A duration such as `2s` or `500ms`.
+pub(crate) fn duration(s: &str) -> Result<Duration, String> {
+    parse_duration(s)
+}
+
 /// A byte value in decimal or `0x` hex.
 fn parse_byte(s: &str) -> Option<u8> {
     match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
@@ -258,6 +300,15 @@ fn parse_activation(s: &str) -> Result<ActivationType, String> {
     })
 }
 
+/// Bytes given in hex as one argument (clap reads a `Vec<u8>` field as many values).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct HexBytes(pub(crate) Vec<u8>);
+
+/// [`parse_hex`] as one [`HexBytes`] value.
+pub(crate) fn hex_bytes(s: &str) -> Result<HexBytes, String> {
+    parse_hex(s).map(HexBytes)
+}
+
 /// Hex bytes; spaces, colons, dashes and a leading `0x` are allowed.
 pub(crate) fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
     let digits: Vec<u8> = s
@@ -282,4 +333,15 @@ pub(crate) fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
             u8::from_str_radix(text, 16).unwrap_or(0)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap's own consistency checks of every command and option (they run only in debug
+    /// builds when a command is parsed; this runs them all).
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
+    }
 }

@@ -16,7 +16,7 @@ use crate::args::{Conn, DiscoverArgs, ListenArgs, SendArgs};
 use crate::{Failure, json};
 
 /// Prints `value` as one JSON line, or `text`.
-fn emit(json: bool, value: &Value, text: impl FnOnce() -> String) {
+pub(crate) fn emit(json: bool, value: &Value, text: impl FnOnce() -> String) {
     if json {
         println!("{value}");
     } else {
@@ -30,7 +30,7 @@ fn tls(conn: &Conn, ip: IpAddr) -> Result<Option<TlsClient>, Failure> {
         return Ok(None);
     }
     let tls_error = |e: &dyn std::fmt::Display| Failure::new(Failure::IO, format!("TLS: {e}"));
-    let config = if conn.insecure_test_bench {
+    let mut config = if conn.insecure_test_bench {
         doip_transport::tls::insecure_test_bench_client_config().map_err(|e| tls_error(&e))?
     } else if let Some(ca) = &conn.ca {
         let mut roots = rustls::RootCertStore::empty();
@@ -50,6 +50,10 @@ fn tls(conn: &Conn, ip: IpAddr) -> Result<Option<TlsClient>, Failure> {
     } else {
         doip_transport::tls::platform_client_config().map_err(|e| tls_error(&e))?
     };
+    if let Some(capture) = &conn.capture {
+        let keys = crate::capture::key_log_path(capture);
+        config.key_log = Arc::new(doip_transport::tls::KeyLogFile::new(keys));
+    }
     let name = conn.server_name.clone().unwrap_or_else(|| ip.to_string());
     let server_name = doip_transport::tls::server_name(&name)
         .map_err(|e| Failure::new(Failure::USAGE, format!("--server-name {name:?}: {e}")))?;
@@ -69,7 +73,11 @@ fn entity_ip(conn: &Conn) -> Result<IpAddr, Failure> {
 }
 
 /// A client builder with every connection option of the command line.
-fn builder(conn: &Conn, ecu: LogicalAddress, activate: bool) -> Result<ClientBuilder, Failure> {
+pub(crate) fn builder(
+    conn: &Conn,
+    ecu: LogicalAddress,
+    activate: bool,
+) -> Result<ClientBuilder, Failure> {
     let ip = entity_ip(conn)?;
     let t = conn.common.timeout;
     let mut b = ClientBuilder::new(ip, ecu)
@@ -87,10 +95,13 @@ fn builder(conn: &Conn, ecu: LogicalAddress, activate: bool) -> Result<ClientBui
     if let Some(tls) = tls(conn, ip)? {
         b = b.tls(tls);
     }
+    if let Some(path) = &conn.capture {
+        b = b.frame_tap(crate::capture::tap(path)?);
+    }
     Ok(b)
 }
 
-fn connect(conn: &Conn, ecu: LogicalAddress, activate: bool) -> Result<Client, Failure> {
+pub(crate) fn connect(conn: &Conn, ecu: LogicalAddress, activate: bool) -> Result<Client, Failure> {
     Ok(builder(conn, ecu, activate)?.connect()?)
 }
 
@@ -240,7 +251,7 @@ pub(crate) fn activate(c: &Conn) -> Result<(), Failure> {
 }
 
 /// Spaced upper-case hex, as UDS traces are usually read.
-fn spaced(bytes: &[u8]) -> String {
+pub(crate) fn spaced(bytes: &[u8]) -> String {
     let mut s = String::with_capacity(bytes.len() * 3);
     for (i, b) in bytes.iter().enumerate() {
         let sep = if i == 0 { "" } else { " " };

@@ -1,18 +1,22 @@
 //! `doip`: Diagnostics over IP (ISO 13400-2) from the command line.
 //!
 //! Subcommands: `discover`, `listen`, `status`, `power-mode`, `alive`, `activate`, `send`,
-//! `decode`, `sim` and `demo` (`doip help <command>` describes each). With `--json`, output is
+//! `flash`, `uds`, `decode`, `sim` and `demo` (`doip help <command>` describes each). With `--json`, output is
 //! one JSON object per line with stable keys.
 //!
 //! Exit codes: 0 success; 1 a DoIP or UDS negative answer (or malformed frames decoded);
 //! 2 usage; 3 timeout or peer unreachable; 4 I/O, TLS or capture-file error.
 
 mod args;
+mod capture;
 mod decode;
 mod demo;
+mod flash;
 mod json;
 mod live;
+mod logging;
 mod sim;
+mod uds;
 
 use std::fmt;
 use std::process::ExitCode;
@@ -45,9 +49,16 @@ impl Failure {
 
 impl From<doip_client::Error> for Failure {
     fn from(e: doip_client::Error) -> Self {
+        Self::new(Self::code_of(&e), e)
+    }
+}
+
+impl Failure {
+    /// The exit code for a DoIP client error.
+    fn code_of(e: &doip_client::Error) -> u8 {
         use doip_client::Error as E;
         use doip_transport::Error as T;
-        let code = match &e {
+        match e {
             E::ActivationDenied { .. } | E::DiagnosticNack { .. } => Self::NEGATIVE,
             E::Timeout { .. } | E::PendingLimit { .. } | E::MaybeDelivered { .. } => {
                 Self::UNREACHABLE
@@ -75,13 +86,31 @@ impl From<doip_client::Error> for Failure {
                 _ => Self::IO,
             },
             _ => Self::IO,
-        };
-        Self::new(code, e)
+        }
+    }
+
+    /// The exit code for a UDS error: 1 for the ECU's refusals, as for DoIP's.
+    fn code_of_uds(e: &doip_uds::Error) -> u8 {
+        use doip_uds::Error as E;
+        match e {
+            E::Negative { .. } | E::CheckFailed { .. } => Self::NEGATIVE,
+            E::InvalidRequest(_) => Self::USAGE,
+            E::Doip(d) => Self::code_of(d),
+            E::Step { source, .. } => Self::code_of_uds(source),
+            _ => Self::IO,
+        }
+    }
+}
+
+impl From<doip_uds::Error> for Failure {
+    fn from(e: doip_uds::Error) -> Self {
+        Self::new(Self::code_of_uds(&e), e)
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logging::init(cli.verbose);
     let result = match cli.command {
         Command::Discover(a) => live::discover(&a),
         Command::Listen(a) => live::listen(&a),
@@ -90,6 +119,8 @@ fn main() -> ExitCode {
         Command::Alive(a) => live::alive(&a),
         Command::Activate(a) => live::activate(&a),
         Command::Send(a) => live::send(&a),
+        Command::Flash(a) => flash::run(&a),
+        Command::Uds(a) => uds::run(&a),
         Command::Decode(a) => decode::run(&a),
         Command::Sim(a) => sim::run(a),
         Command::Demo(a) => demo::run(&a),

@@ -19,6 +19,7 @@ use crate::session::{
     Counters, Deadline, Outcome, Request, RequestId, Session, SessionConfig, TransportKind,
     UdsTiming, Unsolicited,
 };
+use crate::tap::FrameTap;
 use crate::wire::{Dial, Wire};
 use crate::{Error, Result};
 
@@ -39,6 +40,7 @@ pub struct ClientBuilder {
     background: bool,
     busy_poll: Duration,
     session: SessionConfig,
+    tap: Option<FrameTap>,
 }
 
 impl ClientBuilder {
@@ -60,7 +62,17 @@ impl ClientBuilder {
             background: true,
             busy_poll: Duration::ZERO,
             session: SessionConfig::new(SocketAddr::new(ip, TCP_PORT)),
+            tap: None,
         }
+    }
+
+    /// Gives every DoIP frame sent and received to `tap` (plaintext, also over TLS), e.g. to
+    /// write a capture; see [`crate::tap`]. Frames are also logged at debug level on the
+    /// target [`crate::tap::LOG_TARGET`], tap or not.
+    #[must_use]
+    pub fn frame_tap(mut self, tap: FrameTap) -> Self {
+        self.tap = Some(tap);
+        self
     }
 
     /// TCP port (default 13400, or 3496 with TLS).
@@ -245,6 +257,7 @@ impl ClientBuilder {
             tls: self.tls.clone().map(|tls| (tls_peer, tls)),
             options,
             local_ip: self.client_ip_address,
+            tap: self.tap.clone(),
         };
         let core = Core { wire: Wire::new(Session::new(config), dial), done: HashMap::new() };
         let mut driver =

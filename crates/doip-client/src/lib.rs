@@ -26,6 +26,7 @@ mod client;
 mod discovery;
 mod error;
 pub mod session;
+pub mod tap;
 mod tester;
 #[cfg(feature = "ecu-diagnostics")]
 mod uds_channel;
@@ -41,6 +42,7 @@ pub use session::{
     Counters, Event, Outcome, Request, RequestId, Session, SessionConfig, Transmit, TransportKind,
     UdsTiming, Unsolicited,
 };
+pub use tap::{FrameTap, TappedFrame};
 pub use tester::{EcuId, Tester};
 
 // What the API takes and returns, so that a tester needs this one dependency.

@@ -94,7 +94,7 @@ impl Tester {
             config.udp_peer = SocketAddr::new(entity.ip(), doip_transport::DISCOVERY_PORT);
             let options =
                 ConnectOptions::default().version(config.version).tester_address(config.tester);
-            let dial = Dial { peer: entity, tls: None, options, local_ip: None };
+            let dial = Dial { peer: entity, tls: None, options, local_ip: None, tap: None };
             let mut wire = Wire::new(Session::new(config), dial);
             wire.session.start(Instant::now(), Request::connect())?;
             wire.flush(&mut self.lp);

@@ -9,7 +9,8 @@ use std::time::Instant;
 use doip_proto::HeaderPolicy;
 use doip_transport::{ConnectOptions, Event, EventLoop, Handle, SendId, TlsClient, UdpOptions};
 
-use crate::session::{RequestId, Session, Transmit};
+use crate::session::{RequestId, Session, Transmit, TransportKind};
+use crate::tap::{self, FrameTap, TappedFrame};
 
 /// How to dial the entity.
 #[derive(Clone, Debug)]
@@ -22,6 +23,8 @@ pub(crate) struct Dial {
     pub(crate) options: ConnectOptions,
     /// Local IP address for the UDP socket (and TCP, through `options`).
     pub(crate) local_ip: Option<IpAddr>,
+    /// Who else sees every frame.
+    pub(crate) tap: Option<FrameTap>,
 }
 
 /// A session and the endpoints it uses on one loop.
@@ -34,11 +37,45 @@ pub(crate) struct Wire {
     /// The transport's ids of requests in flight on the current connection, so that a
     /// message the transport reports unwritten is known as its request's.
     sends: HashMap<RequestId, SendId>,
+    /// This tester's address of the TCP connection, for the frame tap.
+    local: Option<SocketAddr>,
 }
 
 impl Wire {
     pub(crate) fn new(session: Session, dial: Dial) -> Self {
-        Self { session, dial, tcp: None, udp: None, sends: HashMap::new() }
+        Self { session, dial, tcp: None, udp: None, sends: HashMap::new(), local: None }
+    }
+
+    /// Shows a frame to the log and the tap.
+    fn observe(
+        &self,
+        event_loop: &EventLoop,
+        sent: bool,
+        transport: TransportKind,
+        peer: SocketAddr,
+        bytes: &[u8],
+    ) {
+        let local = match transport {
+            TransportKind::Tcp => self.local,
+            TransportKind::Udp => self.udp.and_then(|h| event_loop.local_addr(h).ok()),
+        };
+        tap::observe(self.dial.tap.as_ref(), &TappedFrame { sent, transport, local, peer, bytes });
+    }
+
+    /// Shows a received frame, encoded again, when anything looks.
+    fn observe_received(
+        &self,
+        event_loop: &EventLoop,
+        transport: TransportKind,
+        peer: SocketAddr,
+        frame: &doip_proto::Frame<'_>,
+    ) {
+        if tap::wanted(self.dial.tap.as_ref()) {
+            let mut bytes = Vec::with_capacity(8 + frame.header.payload_length as usize);
+            if frame.encode(&mut bytes).is_ok() {
+                self.observe(event_loop, false, transport, peer, &bytes);
+            }
+        }
     }
 
     /// The current TCP connection.
@@ -55,9 +92,21 @@ impl Wire {
     /// what the session decided.
     pub(crate) fn on_event(&mut self, event_loop: &mut EventLoop, event: Event) {
         let now = Instant::now();
+        match &event {
+            Event::Message { handle, frame } if Some(*handle) == self.tcp => {
+                self.observe_received(event_loop, TransportKind::Tcp, self.dial.peer, frame);
+            }
+            Event::Datagram { handle, from, frame } if Some(*handle) == self.udp => {
+                self.observe_received(event_loop, TransportKind::Udp, *from, frame);
+            }
+            _ => {}
+        }
         let s = &mut self.session;
         match event {
-            Event::Connected { handle, .. } if Some(handle) == self.tcp => s.handle_connected(now),
+            Event::Connected { handle, .. } if Some(handle) == self.tcp => {
+                self.local = event_loop.local_addr(handle).ok();
+                s.handle_connected(now);
+            }
             Event::Message { handle, frame } if Some(handle) == self.tcp => {
                 s.handle_frame(now, frame);
             }
@@ -114,6 +163,9 @@ impl Wire {
                     self.sends.clear();
                 }
                 Transmit::Tcp { bytes, request } => {
+                    if self.tcp.is_some() {
+                        self.observe(event_loop, true, TransportKind::Tcp, self.dial.peer, &bytes);
+                    }
                     let sent = match self.tcp {
                         Some(handle) => event_loop.send_raw(handle, bytes),
                         None => Err(doip_transport::Error::NotConnected { peer: self.dial.peer }),
@@ -172,6 +224,7 @@ impl Wire {
             self.udp = Some(h);
             h
         };
+        self.observe(event_loop, true, TransportKind::Udp, to, &bytes);
         event_loop.send_to_raw(handle, to, bytes)
     }
 

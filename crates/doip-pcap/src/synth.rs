@@ -141,6 +141,11 @@ impl<W: Write> CaptureWriter<W> {
     pub fn into_inner(self) -> W {
         self.out
     }
+
+    /// The output, e.g. to flush it while writing goes on.
+    pub fn get_mut(&mut self) -> &mut W {
+        &mut self.out
+    }
 }
 
 /// One pcapng block: type, total length, body, total length again.
