@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use doip_pcap::{CaptureError, Content, DecodeOptions, StreamError, frame_content};
 use doip_proto::header::HEADER_LEN;
-use doip_proto::{GenericNackCode, Header, Transport};
+use doip_proto::{GenericNackCode, Header, Message, Transport};
 use serde_json::{Map, Value};
 
 use crate::args::{DecodeArgs, parse_hex};
@@ -143,6 +143,9 @@ fn text(seen: &Seen, content: &Content<'_>) -> String {
     match content {
         Content::Message { header, message } => {
             let _ = write!(line, " v{}: {message}", header.version.value());
+            if let Message::DiagnosticMessage(d) = message {
+                let _ = write!(line, " | UDS {}", doip_uds::describe::describe(&d.user_data));
+            }
         }
         Content::Malformed { header, message, error } => {
             let v = Verdict::new(error, seen.checked_as);

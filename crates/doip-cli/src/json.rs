@@ -87,6 +87,7 @@ pub(crate) fn message(map: &mut Map<String, Value>, message: &Message<'_>) {
             put("source_address", m.source_address.0.into());
             put("target_address", m.target_address.0.into());
             put("user_data", hex(&m.user_data).into());
+            put("uds", uds(&m.user_data));
         }
         Message::DiagnosticMessagePositiveAck(m) => {
             put("source_address", m.source_address.0.into());
@@ -104,6 +105,56 @@ pub(crate) fn message(map: &mut Map<String, Value>, message: &Message<'_>) {
         Message::Unknown { payload, .. } => put("payload", hex(payload).into()),
         _ => put("payload", "unsupported payload type".into()),
     }
+}
+
+/// The UDS inside a diagnostic message: Wireshark's `uds.*` field names without the prefix
+/// (`sid`, `reply`, `dsc.type`, `rdbi.data_identifier`, …; numbers as numbers, bytes as hex)
+/// and names of our own for what Wireshark does not show.
+pub(crate) fn uds(pdu: &[u8]) -> Value {
+    use doip_uds::describe::{Kind, Value as V, describe};
+    let d = describe(pdu);
+    let mut map = Map::new();
+    map.insert("sid".into(), d.sid.into());
+    map.insert("reply".into(), u8::from(d.reply).into());
+    map.insert("service".into(), d.service.description().into());
+    let kind = match d.kind {
+        Kind::Request => "request",
+        Kind::Positive => "positive",
+        Kind::Negative => "negative",
+    };
+    map.insert("kind".into(), kind.into());
+    if let Some((value, name)) = d.sub_function {
+        map.insert("sub_function".into(), value.into());
+        map.insert("sub_function_name".into(), name.into());
+        map.insert("suppress_positive_response".into(), d.suppress_positive_response.into());
+    }
+    if let Some(nrc) = d.nrc {
+        map.insert("nrc_name".into(), nrc.description().into());
+    }
+    for field in &d.fields {
+        let value = match &field.value {
+            V::Number(n) => (*n).into(),
+            V::Numbers(ns) => ns.clone().into(),
+            V::Bytes(b) => hex(b).into(),
+            V::Name(n) => (*n).into(),
+            V::Dtcs(dtcs) => dtcs
+                .iter()
+                .map(|(dtc, status)| {
+                    serde_json::json!({
+                        "dtc": dtc,
+                        "status": status.0,
+                        "status_bits": status.names().collect::<Vec<_>>(),
+                    })
+                })
+                .collect::<Vec<_>>()
+                .into(),
+        };
+        map.insert(field.name.into(), value);
+    }
+    if let Some(problem) = d.problem {
+        map.insert("problem".into(), problem.into());
+    }
+    Value::Object(map)
 }
 
 /// A message on its own (answers of the live commands).

@@ -1,6 +1,8 @@
 //! `doip decode --json` agrees with Wireshark's DoIP dissector (`tshark -T json`) on every
 //! DoIP message: header, addresses, codes, identities and user data — on the committed
-//! captures under `tests/data/` and on a live capture of `doip` talking to the simulator.
+//! captures under `tests/data/` and on a live capture of `doip` talking to the simulator —
+//! and with its UDS dissector on every `uds.*` field of a live capture of `doip flash`,
+//! `doip uds` and `doip send`.
 #![allow(clippy::unwrap_used)] // test code fails loudly
 
 mod common;
@@ -385,8 +387,83 @@ fn refused_frames_and_version_1_requests_agree_with_wireshark() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// A live capture (`dumpcap -i any`: Linux cooked headers) of the `doip` tool talking to the
-/// simulator on loopback.
+/// `dumpcap -i any` (Linux cooked headers) of loopback traffic on the simulator's ports, until
+/// [`Dumpcap::stop`].
+struct Dumpcap {
+    child: common::Running,
+    file: PathBuf,
+    dir: PathBuf,
+}
+
+impl Dumpcap {
+    fn start(name: &str, ports: &[u16]) -> Self {
+        let dir = std::env::temp_dir().join(format!("doip-live-{name}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("live.pcapng");
+        let ports: Vec<String> = ports.iter().map(|p| format!("port {p}")).collect();
+        let filter = format!("host 127.0.0.1 and ({})", ports.join(" or "));
+        let mut child = common::Running(
+            Command::new("dumpcap")
+                .args(["-q", "-i", "any", "-f", &filter, "-w"])
+                .arg(&file)
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        // dumpcap says when it is capturing; its stderr is drained to the end so that its
+        // closing report cannot hit a closed pipe.
+        let mut stderr = child.0.stderr.take().unwrap();
+        let (tx, ready) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 256];
+            let mut seen = Vec::new();
+            while let Ok(n @ 1..) = std::io::Read::read(&mut stderr, &mut buf) {
+                seen.extend_from_slice(&buf[..n]);
+                if String::from_utf8_lossy(&seen).contains("Capturing on") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        ready.recv_timeout(Duration::from_secs(20)).expect("dumpcap did not start");
+        // "Capturing on" comes a moment before packets are: the first command's would be lost.
+        std::thread::sleep(Duration::from_millis(300));
+        Self { child, file, dir }
+    }
+
+    /// Stops capturing; the capture file.
+    fn stop(&mut self) -> &Path {
+        std::thread::sleep(Duration::from_millis(500));
+        common::interrupt(&self.child.0);
+        let until = Instant::now() + Duration::from_secs(10);
+        while self.child.0.try_wait().unwrap().is_none() && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        &self.file
+    }
+}
+
+impl Drop for Dumpcap {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// Runs each `doip` command line; each must succeed, but for the last, which may meet a
+/// negative answer.
+fn run_all(runs: &[Vec<&str>]) {
+    for (i, args) in runs.iter().enumerate() {
+        let out = doip().args(args).output().unwrap();
+        let ok = if i + 1 == runs.len() { vec![0, 1] } else { vec![0] };
+        assert!(
+            out.status.code().is_some_and(|c| ok.contains(&c)),
+            "doip {args:?}: {}\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// A live capture of the `doip` tool talking to the simulator on loopback.
 #[test]
 fn live_capture_of_client_and_simulator_agrees_with_wireshark() {
     if !tshark_or_skip() || !tool_available("dumpcap", &["-v"]) {
@@ -395,71 +472,177 @@ fn live_capture_of_client_and_simulator_agrees_with_wireshark() {
     let sim = common::Sim::start();
     let port = sim.tcp.port();
     let udp = sim.udp.port();
-    let dir = std::env::temp_dir().join(format!("doip-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let file = dir.join("live.pcapng");
-    let filter = format!("host 127.0.0.1 and (port {port} or port {udp})");
-    let mut dumpcap = common::Running(
-        Command::new("dumpcap")
-            .args(["-q", "-i", "any", "-f", &filter, "-w"])
-            .arg(&file)
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
-    // dumpcap says when it is capturing; its stderr is drained to the end so that its
-    // closing report cannot hit a closed pipe.
-    let mut stderr = dumpcap.0.stderr.take().unwrap();
-    let (tx, ready) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let mut buf = [0u8; 256];
-        let mut seen = Vec::new();
-        while let Ok(n @ 1..) = std::io::Read::read(&mut stderr, &mut buf) {
-            seen.extend_from_slice(&buf[..n]);
-            if String::from_utf8_lossy(&seen).contains("Capturing on") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    ready.recv_timeout(Duration::from_secs(20)).expect("dumpcap did not start");
+    let mut dumpcap = Dumpcap::start("doip", &[port, udp]);
     let (port_text, udp_text) = (port.to_string(), udp.to_string());
     let conn = ["--ip", "127.0.0.1", "--port", &port_text, "--udp-port", &udp_text];
     let mut flash = String::from("3601");
     flash.extend((0..4093u32).map(|i| format!("{:02x}", (i * 13) as u8)));
     let runs: Vec<Vec<&str>> = vec![
-        vec!["discover", "--ip", "127.0.0.1", "--udp-port", &udp_text],
-        [&["status"][..], &conn].concat(),
-        [&["power-mode"][..], &conn].concat(),
-        [&["alive"][..], &conn].concat(),
-        [
-            &[
-                "send",
-                "--target",
-                "0x4011",
-                "22F190",
-                "3E00",
-                "3401440000000000100000",
-                &flash,
-                "37",
-            ][..],
-            &conn,
-        ]
-        .concat(),
-        [&["send", "--functional", "--target", "0xE400", "--timeout", "300ms", "3E00"][..], &conn]
-            .concat(),
+        vec!["status"],
+        vec!["power-mode"],
+        vec!["alive"],
+        vec!["send", "--functional", "--target", "0xE400", "--timeout", "300ms", "3E00"],
+        vec![
+            "send",
+            "--target",
+            "0x4011",
+            "22F190",
+            "3E00",
+            "3400440000000000100000",
+            &flash,
+            "37",
+        ],
     ];
-    for args in &runs {
-        let status = doip().args(args).stdout(Stdio::null()).status().unwrap();
-        assert!(matches!(status.code(), Some(0 | 1)), "doip {args:?}: {status}");
-    }
-    std::thread::sleep(Duration::from_millis(500));
-    common::interrupt(&dumpcap.0);
-    let until = Instant::now() + Duration::from_secs(10);
-    while dumpcap.0.try_wait().unwrap().is_none() && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let n = assert_agreement(&file, &[port, udp]);
+    let discover = vec!["discover", "--ip", "127.0.0.1", "--udp-port", &udp_text];
+    let runs: Vec<Vec<&str>> = std::iter::once(discover)
+        .chain(runs.into_iter().map(|r| [&r[..], &conn].concat()))
+        .collect();
+    run_all(&runs);
+    let n = assert_agreement(dumpcap.stop(), &[port, udp]);
     println!("live capture: {n} messages agree with tshark");
     assert!(n >= 20, "only {n} messages compared");
+}
+
+/// Our `"uds"` object of every diagnostic message, by frame.
+fn our_uds(capture: &Path, port: u16) -> BTreeMap<u64, Vec<Map<String, Value>>> {
+    let out = doip()
+        .args(["decode", "--json", "--port", &port.to_string(), "--pcap"])
+        .arg(capture)
+        .output()
+        .unwrap();
+    let mut frames: BTreeMap<u64, Vec<Map<String, Value>>> = BTreeMap::new();
+    for line in String::from_utf8(out.stdout).unwrap().lines() {
+        let o: Map<String, Value> = serde_json::from_str(line).unwrap();
+        if let Some(Value::Object(uds)) = o.get("uds") {
+            frames.entry(o["frame"].as_u64().unwrap()).or_default().push(uds.clone());
+        }
+    }
+    frames
+}
+
+/// tshark's `uds.*` fields (addresses aside) of every UDS layer, by frame.
+fn their_uds(capture: &Path, port: u16) -> BTreeMap<u64, Vec<Map<String, Value>>> {
+    let out = Command::new("tshark")
+        .args(["-T", "json", "--no-duplicate-keys", "-d", &format!("tcp.port=={port},doip"), "-r"])
+        .arg(capture)
+        .stderr(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "tshark failed on {}", capture.display());
+    let packets: Vec<Value> = serde_json::from_slice(&out.stdout).unwrap();
+    let mut frames = BTreeMap::new();
+    for p in packets {
+        let layers = p["_source"]["layers"].as_object().unwrap();
+        let frame_no: u64 = layers["frame"]["frame.number"].as_str().unwrap().parse().unwrap();
+        let mut all = Vec::new();
+        for layer in as_list(layers.get("uds")) {
+            let mut flat = Map::new();
+            flatten(layer.as_object().unwrap(), &mut flat);
+            flat.retain(|k, _| k.starts_with("uds.") && !k.starts_with("uds.diag_addr"));
+            all.push(flat);
+        }
+        if !all.is_empty() {
+            frames.insert(frame_no, all);
+        }
+    }
+    frames
+}
+
+/// One tshark value as ours would print it: hex bytes without colons, numbers in decimal,
+/// lists element by element.
+fn normalised(theirs: &Value, ours: &Value) -> Value {
+    match (theirs, ours) {
+        (Value::Array(t), Value::Array(o)) => {
+            Value::Array(t.iter().zip(o).map(|(t, o)| normalised(t, o)).collect())
+        }
+        (t, Value::String(_)) => Value::String(bytes(t)),
+        (t, Value::Number(_)) => Value::Number(number(t).parse::<u64>().unwrap().into()),
+        (t, _) => t.clone(),
+    }
+}
+
+/// A live capture of `doip flash`, `doip uds` and `doip send` against the simulator: every
+/// `uds.*` field Wireshark's UDS dissector shows is in our `"uds"` object, with its value.
+#[test]
+fn live_uds_capture_agrees_with_wiresharks_uds_dissector() {
+    if !tshark_or_skip() || !tool_available("dumpcap", &["-v"]) {
+        return;
+    }
+    let sim = common::Sim::start();
+    let port = sim.tcp.port();
+    let mut dumpcap = Dumpcap::start("uds", &[port]);
+    let port_text = port.to_string();
+    let udp_text = sim.udp.port().to_string();
+    let conn = ["--ip", "127.0.0.1", "--port", &port_text, "--udp-port", &udp_text];
+    let dir = std::env::temp_dir().join(format!("doip-uds-image-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let image = dir.join("image.bin");
+    std::fs::write(&image, (0..9000u32).map(|i| (i * 7) as u8).collect::<Vec<_>>()).unwrap();
+    let image = image.to_string_lossy().into_owned();
+    let xor = ["--security-level", "1", "--security-key-xor", "5A5AA5A5"];
+    let runs: Vec<Vec<&str>> = vec![
+        [&["flash", &image, "--address", "0x40000", "--target", "0x4011", "--no-reset"][..], &xor]
+            .concat(),
+        vec!["uds", "read-did", "F190", "--target", "0x4011"],
+        vec!["uds", "session", "3", "--target", "0x4011"],
+        vec!["uds", "dtc", "--mask", "0x09", "--target", "0x4011"],
+        [
+            &["uds", "--session", "3", "write-did", "F199", "20261203", "--target", "0x4011"][..],
+            &xor,
+        ]
+        .concat(),
+        vec!["uds", "routine", "start", "0203", "--target", "0x4011"],
+        vec!["uds", "tester-present", "--every", "10ms", "--count", "2", "--target", "0x4011"],
+        vec!["uds", "clear-dtc", "--target", "0x4011"],
+        vec![
+            "send",
+            "--target",
+            "0x4011",
+            "190100",
+            "1904123456FF",
+            "190A",
+            "22F190F186",
+            "3E80",
+            "3101FF01",
+            "2EF19901",
+            "1101",
+        ],
+    ];
+    let runs: Vec<Vec<&str>> = runs.into_iter().map(|r| [&r[..], &conn].concat()).collect();
+    run_all(&runs);
+    let capture = dumpcap.stop().to_path_buf();
+    let ours = our_uds(&capture, port);
+    let theirs = their_uds(&capture, port);
+    let mut compared = 0;
+    let mut services = std::collections::BTreeSet::new();
+    for (frame, ws_layers) in &theirs {
+        let mine =
+            ours.get(frame).unwrap_or_else(|| panic!("#{frame}: tshark shows UDS, we do not"));
+        assert_eq!(
+            mine.len(),
+            ws_layers.len(),
+            "#{frame}: UDS messages\n ours {mine:?}\n tshark {ws_layers:?}"
+        );
+        for (m, t) in mine.iter().zip(ws_layers) {
+            for (k, v) in t {
+                let key = &k["uds.".len()..];
+                let ours_value = m
+                    .get(key)
+                    .unwrap_or_else(|| panic!("#{frame}: no {key} in ours {m:?}; tshark {t:?}"));
+                assert_eq!(
+                    &normalised(v, ours_value),
+                    ours_value,
+                    "#{frame} {key}:\n ours {m:?}\n tshark {t:?}"
+                );
+                compared += 1;
+            }
+            services.insert(m["sid"].as_u64().unwrap());
+        }
+    }
+    println!("live UDS capture: {compared} uds.* fields agree with tshark, services {services:x?}");
+    for sid in [0x10, 0x11, 0x14, 0x19, 0x22, 0x27, 0x2E, 0x31, 0x34, 0x36, 0x37, 0x3E, 0x3F] {
+        assert!(services.contains(&sid), "service {sid:#04x} not compared: {services:x?}");
+    }
+    assert!(compared >= 150, "only {compared} fields compared");
     let _ = std::fs::remove_dir_all(&dir);
 }

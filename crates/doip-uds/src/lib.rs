@@ -40,6 +40,7 @@
 mod channel;
 mod client;
 pub mod codec;
+pub mod describe;
 mod error;
 mod flash;
 mod image;
