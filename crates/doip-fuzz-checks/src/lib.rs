@@ -32,6 +32,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("round_trip", round_trip),
     ("pcap_reader", pcap_reader),
     ("sim_requests", sim_requests),
+    ("uds_answers", uds_answers),
 ];
 
 /// Header parsing and validation under every policy shape: a header that parses re-encodes
@@ -231,4 +232,55 @@ pub fn sim_requests(stream: &[u8]) {
             }
         }
     }
+}
+
+/// UDS PDUs as a peer may send them, through doip-uds: describing one never panics (and
+/// prints), and every answer decoder either refuses it with an error or accepts only what
+/// starts with its service's SID + 0x40, nothing sized by what the bytes announce.
+///
+/// # Panics
+/// When a decoder accepts an answer of another service.
+pub fn uds_answers(data: &[u8]) {
+    use doip_uds::codec as c;
+    use doip_uds::{DidLengths, Dtc, DtcReportType, MemoryFormat, ServiceId as S};
+    let _ = doip_uds::describe::describe(data).to_string();
+    let first = data.first().copied().unwrap_or_default();
+    let positive = |service: S, ok: bool| {
+        if ok {
+            assert_eq!(first, service.positive_answer(), "{service} accepted {data:02x?}");
+        }
+    };
+    let sub = data.get(1).copied().unwrap_or_default();
+    positive(
+        S::DiagnosticSessionControl,
+        c::parse_session_answer(doip_uds::SessionType::from_value(sub), data).is_ok(),
+    );
+    positive(S::SecurityAccess, c::parse_seed_answer(1, data).is_ok());
+    positive(S::SecurityAccess, c::parse_key_answer(1, data).is_ok());
+    let lengths = DidLengths::new().with(0xF190, 17);
+    positive(
+        S::ReadDataByIdentifier,
+        c::parse_read_data_answer(&[0xF190, 0xF187], &lengths, data).is_ok(),
+    );
+    positive(
+        S::RoutineControl,
+        c::parse_routine_answer(doip_uds::RoutineControlType::Start, 0xFF00, data).is_ok(),
+    );
+    positive(S::ReadDtcInformation, c::parse_dtc_count(data).is_ok());
+    positive(
+        S::ReadDtcInformation,
+        c::parse_dtc_list(DtcReportType::DtcByStatusMask, data).is_ok(),
+    );
+    positive(
+        S::ReadDtcInformation,
+        c::parse_dtc_records(DtcReportType::DtcSnapshotRecordByDtcNumber, Dtc(0x12_3456), data)
+            .is_ok(),
+    );
+    positive(S::RequestDownload, c::parse_transfer_answer(S::RequestDownload, data).is_ok());
+    positive(S::TransferData, c::parse_transfer_data_answer(sub, data).is_ok());
+    positive(S::ReadMemoryByAddress, c::parse_read_memory_answer(4, data).is_ok());
+    positive(
+        S::WriteMemoryByAddress,
+        c::parse_write_memory_answer(MemoryFormat::FOUR_FOUR, 0, 4, data).is_ok(),
+    );
 }
