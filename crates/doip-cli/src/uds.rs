@@ -192,6 +192,10 @@ pub(crate) enum UdsOp {
         /// Send 3E 80 (no positive answer).
         #[arg(long)]
         suppress: bool,
+        /// --target is a functional address: print every ECU's answer (collected for
+        /// --timeout).
+        #[arg(long)]
+        functional: bool,
     },
 }
 
@@ -231,8 +235,9 @@ pub(crate) fn run(a: &UdsArgs) -> Result<(), Failure> {
     if let (Some(level), Some(key)) = (a.security.security_level, key.as_deref_mut()) {
         uds.security_access(level, key)?;
     }
-    if let UdsOp::TesterPresent { every, count, suppress } = &a.op {
-        return tester_present(&mut uds, json, *every, *count, *suppress);
+    if let UdsOp::TesterPresent { every, count, suppress, functional } = &a.op {
+        let to = (*functional).then_some((target, a.conn.common.timeout));
+        return tester_present(&mut uds, json, *every, *count, *suppress, to);
     }
     let (value, text) = operate(&mut uds, &a.op, key.as_deref_mut())?;
     live::emit(json, &value, || text);
@@ -343,13 +348,15 @@ fn operate(
     })
 }
 
-/// 3E 00 (or 3E 80) every `every`, `count` times or forever.
+/// 3E 00 (or 3E 80) every `every`, `count` times or forever; to a functional address (and
+/// collecting for a time) when `functional` says so.
 fn tester_present(
     uds: &mut UdsClient<doip_client::Client>,
     json: bool,
     every: Duration,
     count: Option<u64>,
     suppress: bool,
+    functional: Option<(LogicalAddress, Duration)>,
 ) -> Result<(), Failure> {
     let request = doip_uds::codec::tester_present(suppress);
     let mut sent = 0u64;
@@ -358,20 +365,30 @@ fn tester_present(
             std::thread::sleep(every);
         }
         let started = Instant::now();
-        let answer = uds.raw(&request)?;
+        let answers = if let Some((target, window)) = functional {
+            uds.channel_mut().functional_request(target, &request, window)?
+        } else {
+            let ecu = uds.channel_mut().ecu();
+            vec![(ecu, uds.raw(&request)?)]
+        };
         sent += 1;
         let took = started.elapsed();
-        live::emit(
-            json,
-            &json!({"service": "TesterPresent", "n": sent, "answer": j::hex(&answer), "us": u64::try_from(took.as_micros()).unwrap_or(u64::MAX)}),
-            || {
-                if answer.is_empty() {
-                    format!("#{sent} 3E 80 acknowledged ({took:.1?})")
-                } else {
-                    format!("#{sent} {} ({took:.1?})", live::spaced(&answer))
-                }
-            },
-        );
+        for (from, answer) in &answers {
+            let us = u64::try_from(took.as_micros()).unwrap_or(u64::MAX);
+            live::emit(
+                json,
+                &json!({"service": "TesterPresent", "n": sent, "from": from.0, "answer": j::hex(answer), "us": us}),
+                || match answer.as_slice() {
+                    [] => format!("#{sent} {from}: 3E 80 acknowledged ({took:.1?})"),
+                    a => format!("#{sent} {from}: {} ({took:.1?})", live::spaced(a)),
+                },
+            );
+        }
+        if answers.is_empty() {
+            live::emit(json, &json!({"service": "TesterPresent", "n": sent, "answers": 0}), || {
+                format!("#{sent}: no ECU answered")
+            });
+        }
     }
     Ok(())
 }

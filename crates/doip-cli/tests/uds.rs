@@ -254,6 +254,24 @@ fn uds_commands_print_typed_answers() {
     ));
     assert_eq!(tp.len(), 3);
     assert!(tp.iter().all(|t| t["answer"] == "7e00"));
+    let all = json_lines(&run(
+        &sim,
+        &[
+            "uds",
+            "tester-present",
+            "--functional",
+            "--count",
+            "1",
+            "--target",
+            "0xE400",
+            "--timeout",
+            "300ms",
+            "--json",
+        ],
+    ));
+    let from: Vec<u64> = all.iter().map(|t| t["from"].as_u64().unwrap()).collect();
+    assert_eq!(from.len(), 3, "{all:?}");
+    assert!([0x4010, 0x4011, 0x4012].iter().all(|a| from.contains(a)), "{from:x?}");
     let routine = json_lines(&run(
         &sim,
         &["uds", "routine", "start", "0203", "--target", "0x4011", "--json"],

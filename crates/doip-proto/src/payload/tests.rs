@@ -361,7 +361,7 @@ proptest! {
     fn encode_then_decode_is_identity(m in arbitrary_message(), v in any::<u8>()) {
         let version = ProtocolVersion::from(v);
         let wire = m.to_bytes(version).unwrap();
-        prop_assert_eq!(wire.len(), m.encoded_len());
+        prop_assert_eq!(wire.len(), m.encoded_len_for(version));
         let (frame, rest) = Frame::parse(&wire).unwrap();
         prop_assert!(rest.is_empty());
         prop_assert_eq!(frame.header, m.header(version).unwrap());
