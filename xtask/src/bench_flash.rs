@@ -35,7 +35,7 @@ pub(crate) fn run(python: &[(String, f64)]) -> Result<()> {
         "0x4011",
         "--ip",
         &ip,
-        "--tcp-port",
+        "--port",
         &port,
         "--no-reset",
         "--json",

@@ -106,7 +106,7 @@ pub(crate) fn run(a: &FlashArgs) -> Result<(), Failure> {
     })?;
     let (erase, check) =
         (routine("erase-routine", &a.erase_routine)?, routine("check-routine", &a.check_routine)?);
-    let mut key = a.security.algorithm();
+    let mut key = a.security.algorithm()?;
     let json = a.conn.common.json;
     let client = live::connect(&a.conn, a.target, true)?;
     let mut uds = UdsClient::with_options(client, options(a.memory_format)?);

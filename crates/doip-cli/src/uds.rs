@@ -35,11 +35,18 @@ pub(crate) struct SecurityArgs {
 
 impl SecurityArgs {
     /// The key algorithm the options name, if any.
-    pub(crate) fn algorithm(&self) -> Option<Box<dyn KeyAlgorithm>> {
+    ///
+    /// # Errors
+    /// `--security-level` without a way to compute the key.
+    pub(crate) fn algorithm(&self) -> Result<Option<Box<dyn KeyAlgorithm>>, Failure> {
         match (&self.key_command, &self.security_key_xor) {
-            (Some(cmd), _) => Some(Box::new(KeyCommand(cmd.clone()))),
-            (None, Some(xor)) => Some(Box::new(XorKey(xor.0.clone()))),
-            (None, None) => None,
+            (Some(cmd), _) => Ok(Some(Box::new(KeyCommand(cmd.clone())))),
+            (None, Some(xor)) => Ok(Some(Box::new(XorKey(xor.0.clone())))),
+            (None, None) if self.security_level.is_some() => Err(Failure::new(
+                Failure::USAGE,
+                "--security-level needs --key-command or --security-key-xor",
+            )),
+            (None, None) => Ok(None),
         }
     }
 }
@@ -225,7 +232,7 @@ fn parse_routine_control(s: &str) -> Result<u8, String> {
 
 pub(crate) fn run(a: &UdsArgs) -> Result<(), Failure> {
     let json = a.conn.common.json;
-    let mut key = a.security.algorithm();
+    let mut key = a.security.algorithm()?;
     let target = a.target.ok_or_else(|| Failure::new(Failure::USAGE, "--target is required"))?;
     let client = live::connect(&a.conn, target, true)?;
     let mut uds = UdsClient::with_options(client, options(None)?);

@@ -88,6 +88,11 @@ fn flash_a_binary_at_an_address_and_an_s_record_file() {
     let file = temp("app.bin");
     std::fs::write(&file, &bin).unwrap();
     let path = file.to_str().unwrap();
+    let keyless = run(
+        &sim,
+        &["flash", path, "--address", "0", "--target", "0x4011", "--security-level", "1"],
+    );
+    assert_eq!(keyless.status.code(), Some(2), "a security level needs a key source");
     let missing = run(&sim, &["flash", path, "--target", "0x4011"]);
     assert_eq!(missing.status.code(), Some(2), "a binary needs --address");
     assert!(String::from_utf8_lossy(&missing.stderr).contains("load address"));
@@ -238,6 +243,20 @@ fn uds_commands_print_typed_answers() {
     let refused = run(&sim, &["uds", "read-did", "1234", "--target", "0x4011"]);
     assert_eq!(refused.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&refused.stderr).contains("request out of range (0x31)"));
+    let routine = json_lines(&run(
+        &sim,
+        &["uds", "routine", "start", "0203", "--target", "0x4011", "--json"],
+    ));
+    assert_eq!(routine[0]["status"], "00");
+    let clear = run(&sim, &["uds", "clear-dtc", "--target", "0x4011"]);
+    assert!(clear.status.success());
+    let none = json_lines(&run(&sim, &["uds", "dtc", "--target", "0x4011", "--json"]));
+    assert!(none[0]["dtcs"].as_array().unwrap().is_empty());
+}
+
+#[test]
+fn tester_present_to_one_ecu_to_every_ecu_and_suppressed() {
+    let sim = Sim::start();
     let tp = json_lines(&run(
         &sim,
         &[
@@ -254,6 +273,11 @@ fn uds_commands_print_typed_answers() {
     ));
     assert_eq!(tp.len(), 3);
     assert!(tp.iter().all(|t| t["answer"] == "7e00"));
+    let quiet = json_lines(&run(
+        &sim,
+        &["uds", "tester-present", "--suppress", "--count", "1", "--target", "0x4011", "--json"],
+    ));
+    assert_eq!(quiet[0]["answer"], "", "3E 80 is acknowledged, not answered");
     let all = json_lines(&run(
         &sim,
         &[
@@ -272,15 +296,6 @@ fn uds_commands_print_typed_answers() {
     let from: Vec<u64> = all.iter().map(|t| t["from"].as_u64().unwrap()).collect();
     assert_eq!(from.len(), 3, "{all:?}");
     assert!([0x4010, 0x4011, 0x4012].iter().all(|a| from.contains(a)), "{from:x?}");
-    let routine = json_lines(&run(
-        &sim,
-        &["uds", "routine", "start", "0203", "--target", "0x4011", "--json"],
-    ));
-    assert_eq!(routine[0]["status"], "00");
-    let clear = run(&sim, &["uds", "clear-dtc", "--target", "0x4011"]);
-    assert!(clear.status.success());
-    let none = json_lines(&run(&sim, &["uds", "dtc", "--target", "0x4011", "--json"]));
-    assert!(none[0]["dtcs"].as_array().unwrap().is_empty());
 }
 
 /// Every DoIP message in a capture file, decoded by doip-pcap (`port` carries DoIP).

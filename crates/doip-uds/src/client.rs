@@ -127,14 +127,19 @@ impl<C: Channel> UdsClient<C> {
         self.channel
     }
 
-    /// Sends any request; returns the positive answer whole (negative: [`Error::Negative`]).
+    /// Sends any request; returns the positive answer whole (negative: [`Error::Negative`]),
+    /// or nothing for a request with the suppress-positive-response bit that got no answer.
     ///
     /// # Errors
     /// The channel's; [`Error::Negative`]; [`Error::UnexpectedAnswer`].
     pub fn raw(&mut self, request: &[u8]) -> Result<Vec<u8>> {
         let service = ServiceId::from_value(request.first().copied().unwrap_or_default());
         let answer = self.channel.request(request)?;
-        codec::positive(service, &answer)?;
+        let suppressed = service.has_sub_function()
+            && request.get(1).is_some_and(|sub| sub & codec::SUPPRESS_POSITIVE_RESPONSE != 0);
+        if !(answer.is_empty() && suppressed) {
+            codec::positive(service, &answer)?;
+        }
         Ok(answer)
     }
 
