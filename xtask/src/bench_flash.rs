@@ -21,7 +21,11 @@ pub(crate) fn run(python: &[(String, f64)]) -> Result<()> {
     let file = target.join("bench-image-16mib.bin");
     let image: Vec<u8> = (0..IMAGE).map(|i| (i * 31) as u8).collect();
     std::fs::write(&file, &image)?;
-    let sim = Sim::start(true, &["--bind", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0"])?;
+    // Quiet: the simulator's line per request would cost more than the flash being timed.
+    let sim = Sim::start(
+        true,
+        &["--bind", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--quiet"],
+    )?;
     let (ip, port) = (sim.tcp.ip().to_string(), sim.tcp.port().to_string());
     let path = file.to_string_lossy().into_owned();
     let args = [

@@ -216,6 +216,9 @@ pub(crate) struct SimArgs {
     /// TLS port.
     #[arg(long, default_value_t = 3496)]
     pub(crate) tls_port: u16,
+    /// No line per event (connections, requests, answers): only the start-up lines.
+    #[arg(long)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Args, Debug)]

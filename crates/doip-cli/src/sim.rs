@@ -35,9 +35,12 @@ pub(crate) fn run(args: SimArgs) -> Result<(), Failure> {
         println!("{line}");
     }
     let (tx, rx) = mpsc::channel();
-    simulator.set_event_sink(tx);
+    if !args.quiet {
+        simulator.set_event_sink(tx);
+    }
     let handle = simulator.spawn().map_err(|e| io(e.to_string()))?;
     println!("running; Ctrl-C stops");
+    // Quiet, `tx` stays here unused: nothing arrives and this runs until interrupted too.
     for event in rx {
         println!("{event}");
     }

@@ -132,8 +132,19 @@ pub enum SimEvent {
     Available,
 }
 
+/// Bytes shown in an event line; longer PDUs (TransferData blocks) are cut, with their length.
+const SHOWN: usize = 32;
+
 fn hex(data: &[u8]) -> String {
-    data.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(" ")
+    use fmt::Write as _;
+    let mut s = String::with_capacity(3 * data.len().min(SHOWN) + 16);
+    for (i, b) in data.iter().take(SHOWN).enumerate() {
+        let _ = write!(s, "{}{b:02x}", if i == 0 { "" } else { " " });
+    }
+    if data.len() > SHOWN {
+        let _ = write!(s, " … ({} bytes)", data.len());
+    }
+    s
 }
 
 impl fmt::Display for SimEvent {
