@@ -58,6 +58,12 @@ pub(crate) struct FlashArgs {
     /// Do not reset the ECU at the end.
     #[arg(long)]
     pub(crate) no_reset: bool,
+    /// Wait for each answer without spinning. By default the client spins up to 1 ms for
+    /// it on this thread (stop-and-wait TransferData gains most; it backs off on a loaded
+    /// machine), and then answers alive checks and sends TesterPresent only while a request
+    /// is in flight — a flash always has one but for a --key-command's run.
+    #[arg(long)]
+    pub(crate) no_busy_poll: bool,
     #[command(flatten)]
     pub(crate) conn: Conn,
 }
@@ -108,7 +114,8 @@ pub(crate) fn run(a: &FlashArgs) -> Result<(), Failure> {
         (routine("erase-routine", &a.erase_routine)?, routine("check-routine", &a.check_routine)?);
     let mut key = a.security.algorithm()?;
     let json = a.conn.common.json;
-    let client = live::connect(&a.conn, a.target, true)?;
+    let spin = if a.no_busy_poll { Duration::ZERO } else { Duration::from_millis(1) };
+    let client = live::builder(&a.conn, a.target, true)?.busy_poll(spin).connect()?;
     let mut uds = UdsClient::with_options(client, options(a.memory_format)?);
     let mut flasher = Flasher::new(&image).steps(steps(a, erase, check));
     if let Some(id) = erase {
