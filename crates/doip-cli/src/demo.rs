@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use doip_client::{Client, ClientBuilder, Discovery};
 use doip_proto::LogicalAddress;
 use doip_sim::{SimConfig, Simulator};
+use doip_uds::{EcuChannel, MemoryFormat, UdsClient};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Failure;
@@ -64,10 +65,9 @@ pub(crate) fn run(a: &DemoArgs) -> Result<(), Failure> {
 
     // 4. The VIN from both ECUs behind the gateway, over UDS ReadDataByIdentifier F190.
     for ecu in [ENGINE, BRAKES] {
-        let answer = client.request(ecu, &[0x22, 0xF1, 0x90])?;
-        expect_positive("ReadDataByIdentifier F190", &[0x22], &answer)?;
-        let vin = String::from_utf8_lossy(answer.get(3..).unwrap_or_default());
-        println!("UDS 22 F190 {ecu} -> VIN {vin}");
+        let vin =
+            UdsClient::new(EcuChannel::new(&mut client, ecu)).read_data_by_identifier(0xF190)?;
+        println!("UDS 22 F190 {ecu} -> VIN {}", String::from_utf8_lossy(&vin));
     }
 
     // 5. Round-trip latency: TesterPresent, request to final answer.
@@ -122,21 +122,9 @@ struct Flashed {
 
 /// RequestDownload, TransferData blocks with a progress bar, RequestTransferExit; the CRC-32
 /// the ECU reports must be the image's.
+/// The download through doip-uds: RequestDownload, TransferData blocks of the size the ECU
+/// grants, RequestTransferExit, whose record carries the simulator's CRC-32 of what it got.
 fn flash(client: &mut Client, image: &[u8]) -> Result<Flashed, Failure> {
-    let size = u32::try_from(image.len())
-        .map_err(|_| Failure::new(Failure::USAGE, "--flash-bytes must fit in 32 bits"))?;
-    let request = [&[0x34, 0x00, 0x44, 0, 0, 0, 0][..], &size.to_be_bytes()].concat();
-    let answer = client.request(ENGINE, &request)?;
-    expect_positive("RequestDownload", &request, &answer)?;
-    // maxNumberOfBlockLength counts the SID and the block counter.
-    let max_block = match answer.as_slice() {
-        [0x74, lfid, rest @ ..] => {
-            let n = usize::from(lfid >> 4).min(rest.len());
-            rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b))
-        }
-        _ => 0,
-    };
-    let block = max_block.saturating_sub(2).max(1);
     let bar = ProgressBar::new(image.len() as u64).with_style(
         ProgressStyle::with_template(
             "flashing    [{bar:40}] {bytes}/{total_bytes} {bytes_per_sec}",
@@ -144,27 +132,20 @@ fn flash(client: &mut Client, image: &[u8]) -> Result<Flashed, Failure> {
         .map_err(|e| Failure::new(Failure::IO, e))?
         .progress_chars("=> "),
     );
+    let mut uds = UdsClient::new(EcuChannel::new(client, ENGINE));
+    uds.options_mut().memory_format = Some(MemoryFormat::FOUR_FOUR);
     let started = Instant::now();
-    let mut transfer = Vec::with_capacity(block + 2);
-    for (i, chunk) in image.chunks(block).enumerate() {
-        transfer.clear();
-        transfer.extend_from_slice(&[0x36, (i + 1) as u8]);
-        transfer.extend_from_slice(chunk);
-        let answer = client.request(ENGINE, &transfer)?;
-        expect_positive("TransferData", &transfer, &answer)?;
-        bar.inc(chunk.len() as u64);
-    }
-    let answer = client.request(ENGINE, &[0x37])?;
+    let summary = uds.download(0, image, &mut |sent| bar.set_position(sent))?;
     let time = started.elapsed();
     bar.finish_and_clear();
-    expect_positive("RequestTransferExit", &[0x37], &answer)?;
     let crc = crc32fast::hash(image);
-    let reported = answer.get(1..5).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes);
+    let reported =
+        summary.exit_record.get(..4).and_then(|b| b.try_into().ok()).map(u32::from_be_bytes);
     if reported != Some(crc) {
         return Err(Failure::new(
             Failure::NEGATIVE,
             format!("the ECU reports CRC {reported:08x?}, the image has {crc:08x}"),
         ));
     }
-    Ok(Flashed { time, block, crc })
+    Ok(Flashed { time, block: summary.parameters.data_per_block(), crc })
 }
