@@ -380,3 +380,52 @@ fn verbose_prints_every_frame_and_capture_writes_them_for_wireshark() {
         assert!(types.lines().filter(|l| l.contains("0x8001")).count() >= 6, "{types} {err}");
     }
 }
+
+#[test]
+fn capture_over_tls_holds_the_plaintext_frames_and_the_key_log_beside_it() {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["ecu.doip.test".to_owned()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_file, key_file) = (temp("tls-cert.pem"), temp("tls-key.pem"));
+    std::fs::write(&cert_file, cert.pem()).unwrap();
+    std::fs::write(&key_file, key.serialize_pem()).unwrap();
+    let mut config = SimConfig::for_tests();
+    config.tls = Some(doip_sim::TlsFiles { cert: cert_file, key: key_file, port: 0 });
+    let sim = Sim::with(config);
+    let tls_port = sim.handle.as_ref().unwrap().tls.unwrap().port().to_string();
+    let capture = temp("tls.pcapng");
+    let out = doip()
+        .args([
+            "uds",
+            "read-did",
+            "F190",
+            "--target",
+            "0x4011",
+            "--ip",
+            "127.0.0.1",
+            "--port",
+            &tls_port,
+        ])
+        .args(["--tls", "--insecure-test-bench", "--capture", capture.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let keys = std::fs::read_to_string(doip_cli_key_log(&capture)).unwrap();
+    assert!(
+        keys.lines()
+            .any(|l| l.starts_with("CLIENT_TRAFFIC_SECRET_0 ") || l.starts_with("CLIENT_RANDOM ")),
+        "{keys}"
+    );
+    let messages = captured(&capture, tls_port.parse().unwrap());
+    assert!(messages.iter().any(|m| m.starts_with("uds [22, f1]")), "{messages:?}");
+    assert!(messages.iter().any(|m| m.starts_with("uds [62, f1]")), "{messages:?}");
+}
+
+/// Where `doip --capture FILE` writes the TLS key log.
+fn doip_cli_key_log(capture: &Path) -> PathBuf {
+    let mut name = capture.as_os_str().to_owned();
+    name.push(".keys");
+    PathBuf::from(name)
+}
