@@ -264,7 +264,7 @@ impl ClientBuilder {
             if self.background { LoopDriver::spawn(core)? } else { LoopDriver::inline(core)? };
         driver.set_busy_poll(self.busy_poll);
         let mut client = Client { driver, peer, ecu: self.ecu, settings: self };
-        client.run(Request::connect())?;
+        client.execute(Request::connect())?;
         Ok(client)
     }
 }
@@ -372,8 +372,13 @@ impl Client {
         Ok(())
     }
 
-    /// Starts `request` and waits until it is done.
-    fn run(&mut self, request: Request) -> Result<Outcome> {
+    /// Runs any session [`Request`] (with its own [`Request::timeout`] or
+    /// [`Request::no_retry`], say) and waits until it is done: what every other method
+    /// here does with its own request.
+    ///
+    /// # Errors
+    /// The request's failure; [`Error::Closed`] when the client was closed meanwhile.
+    pub fn execute(&mut self, request: Request) -> Result<Outcome> {
         let id = self.driver.call(|event_loop, core| {
             // What arrived while the caller was away (a close, say) reaches the session
             // before the request does.
@@ -410,7 +415,7 @@ impl Client {
     /// # Errors
     /// The last connect or activation error.
     pub fn reconnect(&mut self, close_delay: Duration) -> Result<()> {
-        self.run(Request::reconnect(close_delay)).map(drop)
+        self.execute(Request::reconnect(close_delay)).map(drop)
     }
 
     /// Sends a routing activation request and waits for the answer (doipclient's
@@ -427,7 +432,7 @@ impl Client {
         disable_retry: bool,
     ) -> Result<RoutingActivationResponse> {
         let request = retry(Request::activation(activation_type, vm_specific), disable_retry);
-        match self.run(request)? {
+        match self.execute(request)? {
             Outcome::Activation(response) => Ok(response),
             other => Err(unexpected(self.peer, &other)),
         }
@@ -438,7 +443,7 @@ impl Client {
     /// # Errors
     /// Timeouts and transport errors.
     pub fn request_alive_check(&mut self) -> Result<AliveCheckResponse> {
-        match self.run(Request::alive_check())? {
+        match self.execute(Request::alive_check())? {
             Outcome::Frame(Frame { message: Message::AliveCheckResponse(r), .. }) => Ok(r),
             other => Err(unexpected(self.peer, &other)),
         }
@@ -452,7 +457,7 @@ impl Client {
         expect: PayloadType,
         what: &'static str,
     ) -> Result<Message<'static>> {
-        match self.run(Request::udp(message, version, expect, None, what)?)? {
+        match self.execute(Request::udp(message, version, expect, None, what)?)? {
             Outcome::Frame(frame) => Ok(frame.message),
             other => Err(unexpected(self.peer, &other)),
         }
@@ -522,7 +527,7 @@ impl Client {
     /// # Errors
     /// As [`Client::send_diagnostic`].
     pub fn send_diagnostic_to(&mut self, target: LogicalAddress, payload: &[u8]) -> Result<()> {
-        self.run(Request::diagnostic(target, payload)).map(drop)
+        self.execute(Request::diagnostic(target, payload)).map(drop)
     }
 
     /// The next UDS payload from the client's ECU to this tester, waiting up to `timeout`
@@ -579,7 +584,7 @@ impl Client {
     /// Diagnostic NACK, timeouts, [`Error::PendingLimit`], [`Error::MaybeDelivered`],
     /// transport errors.
     pub fn request(&mut self, target: LogicalAddress, payload: &[u8]) -> Result<Vec<u8>> {
-        match self.run(Request::uds(target, payload))? {
+        match self.execute(Request::uds(target, payload))? {
             Outcome::Answer(answer) => Ok(answer),
             Outcome::Acknowledged => Ok(Vec::new()),
             other => Err(unexpected(self.peer, &other)),
@@ -600,7 +605,7 @@ impl Client {
         payload: &[u8],
         timeout: Duration,
     ) -> Result<Vec<(LogicalAddress, Vec<u8>)>> {
-        match self.run(Request::functional(target, payload, timeout))? {
+        match self.execute(Request::functional(target, payload, timeout))? {
             Outcome::Answers(answers) => Ok(answers),
             other => Err(unexpected(self.peer, &other)),
         }
@@ -620,7 +625,7 @@ impl Client {
         let bytes = message
             .to_bytes(self.settings.session.version)
             .map_err(doip_transport::Error::Encode)?;
-        self.run(retry(Request::raw(transport, bytes), disable_retry)).map(drop)
+        self.execute(retry(Request::raw(transport, bytes), disable_retry)).map(drop)
     }
 
     /// Sends a DoIP message of any payload type with these payload bytes over TCP or UDP, as

@@ -3,7 +3,9 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use doip_proto::{DiagnosticNackCode, LogicalAddress, RoutingActivationResponseCode};
+use doip_proto::{
+    DiagnosticNackCode, LogicalAddress, RoutingActivationResponse, RoutingActivationResponseCode,
+};
 
 /// Why a tester operation failed. Peer-caused variants name the peer.
 #[derive(Debug, thiserror::Error)]
@@ -17,8 +19,10 @@ pub enum Error {
     ActivationDenied {
         /// The entity.
         peer: SocketAddr,
-        /// Its answer.
+        /// Its answer's code.
         code: RoutingActivationResponseCode,
+        /// The whole answer (addresses, OEM-specific bytes).
+        response: RoutingActivationResponse,
     },
     /// The entity refused a diagnostic message.
     #[error("diagnostic message to {target} refused by {peer}: {code}")]

@@ -320,7 +320,7 @@ fn every_activation_denial_is_a_typed_error_with_its_code() {
     for code in codes {
         let started = Instant::now();
         match builder(&entity).connect() {
-            Err(Error::ActivationDenied { code: got, peer }) => {
+            Err(Error::ActivationDenied { code: got, peer, .. }) => {
                 assert_eq!(got.value(), code);
                 assert_eq!(peer, entity.addr);
             }

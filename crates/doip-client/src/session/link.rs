@@ -289,7 +289,7 @@ impl Session {
                     self.link.state = State::Down;
                     self.link.dial_at = Deadline::at(now);
                 }
-                code => self.fail_link(|| Error::ActivationDenied { peer, code }),
+                code => self.fail_link(|| Error::ActivationDenied { peer, code, response }),
             }
             return None;
         }
@@ -311,7 +311,7 @@ impl Session {
             }
             code => {
                 let e = self.entries.remove(i);
-                self.finish(&e, Err(Error::ActivationDenied { peer, code }));
+                self.finish(&e, Err(Error::ActivationDenied { peer, code, response }));
             }
         }
         None

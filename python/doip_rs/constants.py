@@ -1,0 +1,21 @@
+"""ISO 13400-2 timing constants and ports, as in ``doipclient.constants`` (seconds)."""
+
+A_DOIP_CTRL = 2
+A_DOIP_ACCOUNCE_MAX_WAIT = 0.500
+A_DOIP_ANNOUNCE_INTERVAL = 0.500
+A_DOIP_ANNOUNCE_NUM = 3
+A_DOIP_DIAGNOSTIC_MESSAGE = 2
+T_TCP_GENERAL_INACTIVITY = 300
+T_TCP_INITIAL_INACTIVITY = 2
+T_TCP_ALIVE_CHECK = 0.500
+A_PROCESSING_TIME = 2
+A_VEHICLE_DISCOVERY_TIMER = 5
+
+#: UDP_DISCOVERY (Table 41).
+UDP_DISCOVERY = 13400
+#: TCP_DATA without and with TLS (Table 39).
+TCP_DATA_UNSECURED = 13400
+TCP_DATA_SECURED = 3496
+
+#: IPv6 link-local all-nodes multicast address, where announcements go.
+LINK_LOCAL_MULTICAST_ADDRESS = "ff02::1"

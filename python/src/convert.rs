@@ -1,0 +1,67 @@
+//! Python values to Rust ones and back: bytes-likes, addresses, seconds.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use doip_proto::LogicalAddress;
+use pyo3::exceptions::{PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
+
+/// The bytes of a `bytes`, `bytearray`, `memoryview` or sequence of ints.
+pub(crate) fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
+    if let Ok(b) = value.cast::<PyBytes>() {
+        return Ok(b.as_bytes().to_vec());
+    }
+    if let Ok(b) = value.cast::<PyByteArray>() {
+        return Ok(b.to_vec());
+    }
+    if value.is_instance_of::<PyMemoryView>() {
+        let b = value.call_method0("tobytes")?;
+        return Ok(b.cast::<PyBytes>()?.as_bytes().to_vec());
+    }
+    if value.is_instance_of::<pyo3::types::PyString>() {
+        return Err(PyTypeError::new_err("expected bytes, not str"));
+    }
+    value.extract::<Vec<u8>>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "expected a bytes-like object, not {}",
+            value.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())
+        ))
+    })
+}
+
+/// An IPv4 or IPv6 address given as text (ipaddress's message on failure).
+pub(crate) fn ip(text: &str) -> PyResult<IpAddr> {
+    text.trim().parse().map_err(|_| {
+        PyValueError::new_err(format!("{text:?} does not appear to be an IPv4 or IPv6 address"))
+    })
+}
+
+/// A 16-bit logical address from a Python int.
+pub(crate) fn address(what: &str, value: i64) -> PyResult<LogicalAddress> {
+    u16::try_from(value)
+        .map(LogicalAddress)
+        .map_err(|_| PyValueError::new_err(format!("{what} {value:#x} is not a 16-bit address")))
+}
+
+/// Seconds as a `Duration`; `None` (and infinity) is forever (`Duration::MAX`).
+pub(crate) fn seconds(what: &str, value: Option<f64>) -> PyResult<Duration> {
+    match value {
+        None => Ok(Duration::MAX),
+        Some(v) if v.is_infinite() && v > 0.0 => Ok(Duration::MAX),
+        Some(v) => Duration::try_from_secs_f64(v)
+            .map_err(|_| PyValueError::new_err(format!("{what} must be seconds >= 0, not {v}"))),
+    }
+}
+
+/// A socket address the way Python's `socket.recvfrom` gives it: `(ip, port)` or, for IPv6,
+/// `(ip, port, flowinfo, scope_id)`.
+pub(crate) fn socket_address(py: Python<'_>, addr: SocketAddr) -> PyResult<Bound<'_, PyAny>> {
+    match addr {
+        SocketAddr::V4(a) => (a.ip().to_string(), a.port()).into_pyobject(py).map(Bound::into_any),
+        SocketAddr::V6(a) => (a.ip().to_string(), a.port(), a.flowinfo(), a.scope_id())
+            .into_pyobject(py)
+            .map(Bound::into_any),
+    }
+}
