@@ -185,9 +185,9 @@ class RoutingActivationRequest(DoIPMessage):
         return self._source_address
 
     @property
-    def activation_type(self) -> int:
+    def activation_type(self) -> "RoutingActivationRequest.ActivationType":
         """The activation type (see ``ActivationType``)."""
-        return self._activation_type
+        return _enum(RoutingActivationRequest.ActivationType, self._activation_type)
 
     @property
     def reserved(self) -> int:
@@ -274,9 +274,9 @@ class RoutingActivationResponse(DoIPMessage):
         return self._logical_address
 
     @property
-    def response_code(self) -> int:
+    def response_code(self) -> "RoutingActivationResponse.ResponseCode":
         """The answer (see ``ResponseCode``)."""
-        return self._response_code
+        return _enum(RoutingActivationResponse.ResponseCode, self._response_code)
 
     @property
     def reserved(self) -> int:
@@ -355,9 +355,10 @@ class DiagnosticMessageNegativeAcknowledgement(DoIPMessage):
         return _enum(DiagnosticMessageNegativeAcknowledgement.NackCodes, self._nack_code)
 
     @property
-    def previous_message_data(self) -> BytesLike:
-        """The start of the refused message, when the entity echoes it."""
-        return self._previous_message_data
+    def previous_message_data(self) -> Optional[BytesLike]:
+        """The start of the refused message, when the entity echoes it (else ``None``, as
+        doipclient)."""
+        return self._previous_message_data or None
 
 
 class DiagnosticMessagePositiveAcknowledgement(DoIPMessage):
@@ -388,9 +389,10 @@ class DiagnosticMessagePositiveAcknowledgement(DoIPMessage):
         return self._ack_code
 
     @property
-    def previous_message_data(self) -> BytesLike:
-        """The start of the acknowledged message, when the entity echoes it."""
-        return self._previous_message_data
+    def previous_message_data(self) -> Optional[BytesLike]:
+        """The start of the acknowledged message, when the entity echoes it (else ``None``, as
+        doipclient)."""
+        return self._previous_message_data or None
 
 
 class EntityStatusResponse(DoIPMessage):

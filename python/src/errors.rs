@@ -4,7 +4,8 @@
 
 use doip_client::Error;
 use pyo3::exceptions::{
-    PyConnectionError, PyOSError, PyRuntimeError, PyTimeoutError, PyValueError,
+    PyConnectionError, PyConnectionRefusedError, PyOSError, PyRuntimeError, PyTimeoutError,
+    PyValueError,
 };
 use pyo3::prelude::*;
 
@@ -29,7 +30,7 @@ pub(crate) fn client_error(py: Python<'_>, error: Error) -> PyErr {
     match error {
         Error::ActivationDenied { code, .. } => {
             ours(py, "ActivationDeniedError", (text, u8::from(code)), |m| {
-                pyo3::exceptions::PyConnectionRefusedError::new_err(m)
+                PyConnectionRefusedError::new_err(m)
             })
         }
         Error::DiagnosticNack { code, target, .. } => {
@@ -52,9 +53,9 @@ pub(crate) fn client_error(py: Python<'_>, error: Error) -> PyErr {
     }
 }
 
-/// A transport error: a socket error keeps its errno (so a refused connect is Python's
-/// `ConnectionRefusedError`, as with doipclient's socket), a generic NACK is an `OSError`
-/// subclass with its code, the rest are `OSError`s.
+/// A transport error: a socket error keeps its errno and a refused connect is Python's
+/// `ConnectionRefusedError` (as with doipclient's socket), a closed connection a
+/// `ConnectionError`, a timeout a `TimeoutError`, the rest are `OSError`s.
 pub(crate) fn transport_error(error: doip_transport::Error) -> PyErr {
     let text = error.to_string();
     match &error {
@@ -64,6 +65,11 @@ pub(crate) fn transport_error(error: doip_transport::Error) -> PyErr {
             None => PyOSError::new_err(text),
         },
         doip_transport::Error::Encode(_) => PyValueError::new_err(text),
+        doip_transport::Error::Refused { .. } => PyConnectionRefusedError::new_err(text),
+        doip_transport::Error::ClosedByPeer { .. } | doip_transport::Error::NotConnected { .. } => {
+            PyConnectionError::new_err(text)
+        }
+        doip_transport::Error::Timeout { .. } => PyTimeoutError::new_err(text),
         _ => PyOSError::new_err(text),
     }
 }
