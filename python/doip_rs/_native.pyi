@@ -60,6 +60,7 @@ class Client:
         tls: Optional[TlsSpec],
         auto_reconnect_tcp: bool,
         vm_specific: Optional[int],
+        busy_poll: float,
     ) -> None: ...
     @property
     def ecu_logical_address(self) -> int: ...

@@ -94,7 +94,7 @@ impl Client {
     #[new]
     #[pyo3(signature = (ecu_ip_address, ecu_logical_address, tcp_port, udp_port,
         activation_type, protocol_version, client_logical_address, client_ip_address,
-        tls, auto_reconnect_tcp, vm_specific))]
+        tls, auto_reconnect_tcp, vm_specific, busy_poll))]
     #[allow(clippy::too_many_arguments, clippy::fn_params_excessive_bools)]
     fn new(
         py: Python<'_>,
@@ -109,6 +109,7 @@ impl Client {
         tls: Option<crate::tls::TlsSpec>,
         auto_reconnect_tcp: bool,
         vm_specific: Option<u32>,
+        busy_poll: f64,
     ) -> PyResult<Self> {
         let ecu = address("ecu_logical_address", ecu_logical_address)?;
         let tester = address("client_logical_address", client_logical_address)?;
@@ -120,7 +121,10 @@ impl Client {
             .protocol_version(ProtocolVersion::from(protocol_version))
             .client_logical_address(tester)
             .auto_reconnect_tcp(auto_reconnect_tcp)
-            .vm_specific(vm_specific.map(u32::to_be_bytes));
+            .vm_specific(vm_specific.map(u32::to_be_bytes))
+            // Spin while waiting (when it pays), keeping the thread that answers alive checks.
+            .busy_poll(seconds("busy_poll", Some(busy_poll))?)
+            .background(true);
         if let Some(local) = client_ip_address {
             builder = builder.client_ip_address(ip(local)?);
         }

@@ -1,18 +1,31 @@
-"""Python's doipclient and udsoncan, unchanged, against `doip sim` on 127.0.0.1:13400.
+"""Python's doipclient (or doip_rs in its place) and udsoncan, unchanged, against `doip sim`
+on 127.0.0.1:13400.
 
-Run by `cargo xtask interop` (part of `cargo xtask ci`) in a throwaway virtualenv, after
-`doip flash` wrote IMAGE (a binary file) to ADDRESS of ECU 0x4011: udsoncan reads it back
-with RequestUpload. Exits non-zero, naming the step, on any mismatch.
+Run by `cargo xtask interop` (part of `cargo xtask ci`) in a throwaway virtualenv, once per
+module, each time against a fresh simulator after `doip flash` wrote IMAGE (a binary file)
+to ADDRESS of ECU 0x4011: udsoncan reads it back with RequestUpload. DOIP_MODULE picks the
+DoIP package (doipclient, the default, or doip_rs); the checks are the same. Exits
+non-zero, naming the step, on any mismatch.
 
-    interop.py IP [IMAGE ADDRESS]
+    DOIP_MODULE=doipclient|doip_rs interop.py IP [IMAGE ADDRESS]
 """
 
+import os
 import sys
 import time
+from importlib.metadata import version
 
 import udsoncan
-from doipclient import DoIPClient
-from doipclient.connectors import DoIPClientUDSConnector
+
+MODULE = os.environ.get("DOIP_MODULE", "doipclient")
+if MODULE == "doipclient":
+    from doipclient import DoIPClient
+    from doipclient.connectors import DoIPClientUDSConnector
+elif MODULE == "doip_rs":
+    from doip_rs import DoIPClient
+    from doip_rs.connectors import DoIPClientUDSConnector
+else:
+    sys.exit(f"interop: DOIP_MODULE must be doipclient or doip_rs, not {MODULE!r}")
 from udsoncan import MemoryLocation
 from udsoncan.client import Client
 from udsoncan.services import ControlDTCSetting, ECUReset
@@ -27,9 +40,13 @@ SECURITY_KEY = 0x5A5AA5A5  # the simulator's documented algorithm: key = seed XO
 
 def check(step, condition, detail):
     if not condition:
-        print(f"interop: FAILED at {step}: {detail}")
+        print(f"interop[{MODULE}]: FAILED at {step}: {detail}")
         sys.exit(1)
-    print(f"interop: {step}: ok ({detail})")
+    print(f"interop[{MODULE}]: {step}: ok ({detail})")
+
+
+DISTRIBUTION = {"doipclient": "doipclient", "doip_rs": "doip-rs"}[MODULE]
+print(f"interop[{MODULE}]: using {MODULE} {version(DISTRIBUTION)} from {os.path.dirname(sys.modules[DoIPClient.__module__].__file__)}")
 
 
 # Discovery (the simulator may still be starting: retry for a few seconds).
@@ -168,4 +185,4 @@ with Client(DoIPClientUDSConnector(engine), request_timeout=5, config=config) as
     response = uds.ecu_reset(ECUReset.ResetType.hardReset)
     check("udsoncan ECUReset", response.positive, "hard reset")
 engine.close()
-print("interop: all checks passed")
+print(f"interop[{MODULE}]: all checks passed")

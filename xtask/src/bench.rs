@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: runs the criterion benchmarks, then prints each measurement beside
-//! its baseline from the same run, as a ratio.
+//! its baseline from the same run, as a ratio, and Python `doip_rs` beside doipclient 1.2.2.
+//! `cargo xtask bench -- python` runs only the Python comparison.
 
 use std::path::Path;
 
@@ -130,7 +131,44 @@ fn estimate(group: &str, function: &str, since: SystemTime) -> Result<(f64, f64,
     Ok((ns, per_iter, bytes))
 }
 
+/// A job of `tests/interop/bench.py`, `doip_rs` compared with doipclient.
+struct PythonJob {
+    job: &'static str,
+    what: &'static str,
+    target: &'static str,
+}
+
+const PYTHON_JOBS: &[PythonJob] = &[
+    PythonJob {
+        job: "uds_round_trip",
+        what: "send_diagnostic + receive_diagnostic, 3E 00 -> 7E 00, 2000 times",
+        target: "target: at least 2x",
+    },
+    PythonJob {
+        job: "udsoncan_download_4mib",
+        what: "udsoncan 1.26.1 download of 4 MiB via DoIPClientUDSConnector, blocks as granted",
+        target: "target: at least 4x",
+    },
+    PythonJob {
+        job: "flash_16mib",
+        what: "16 MiB by send_diagnostic + receive_diagnostic, 4093-byte blocks",
+        target: "informative",
+    },
+    PythonJob {
+        job: "udsoncan_flash_16mib",
+        what: "the udsoncan download, 16 MiB",
+        target: "informative",
+    },
+];
+
+/// The criterion filter that selects only the Python comparison.
+const PYTHON_ONLY: &str = "python";
+
 pub(crate) fn run(args: &[String]) -> Result<()> {
+    if args == [PYTHON_ONLY] {
+        print_python_modules(&python_figures()?);
+        return Ok(());
+    }
     let mut cmd = vec!["bench", "--workspace", "--"];
     cmd.extend(args.iter().map(String::as_str));
     let since = SystemTime::now();
@@ -164,6 +202,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         );
     }
     print_python(&python, since);
+    print_python_modules(&python);
     crate::bench_flash::run(&python)?;
     capture_files()
 }
@@ -227,38 +266,88 @@ fn capture_files() -> Result<()> {
     Ok(())
 }
 
-/// Runs Python doipclient's jobs against a release `doip sim`; `(job, rate)` pairs, with the
-/// flash rate in MiB/s and round trips per second.
-fn python_figures() -> Result<Vec<(String, f64)>> {
+/// One line of `bench.py`: module, job, and rate (MiB/s, or per second).
+pub(crate) struct PythonFigure {
+    pub(crate) module: String,
+    pub(crate) job: String,
+    pub(crate) rate: f64,
+    pub(crate) bytes: bool,
+}
+
+/// The figure of `module` for `job`, if measured.
+pub(crate) fn python_figure<'a>(
+    figures: &'a [PythonFigure],
+    module: &str,
+    job: &str,
+) -> Option<&'a PythonFigure> {
+    figures.iter().find(|f| f.module == module && f.job == job)
+}
+
+/// Runs `bench.py` with doipclient, then with `doip_rs`, against one release `doip sim`.
+fn python_figures() -> Result<Vec<PythonFigure>> {
     let Some(venv) = crate::interop::Venv::create()? else { return Ok(Vec::new()) };
+    // Quiet: a line per request would cost the simulator more than some clients' requests.
     let sim = crate::interop::Sim::start(
         true,
-        &["--bind", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0"],
+        &["--bind", "127.0.0.1", "--tcp-port", "0", "--udp-port", "0", "--quiet"],
     )?;
-    let out = crate::output(
-        venv.python()
-            .arg("tests/interop/bench.py")
-            .arg(sim.tcp.ip().to_string())
-            .arg(sim.tcp.port().to_string()),
-    )?;
-    Ok(out
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.split_whitespace().skip(1);
-            Some((f.next()?.to_owned(), f.next()?.parse().ok()?))
-        })
-        .collect())
+    let mut figures = Vec::new();
+    for module in ["doipclient", "doip_rs"] {
+        eprintln!("xtask: Python benchmark with {module}");
+        let out = crate::output(
+            venv.python()
+                .arg("tests/interop/bench.py")
+                .arg(sim.tcp.ip().to_string())
+                .arg(sim.tcp.port().to_string())
+                .arg(module),
+        )?;
+        figures.extend(out.lines().filter_map(|l| {
+            let mut f = l.split_whitespace();
+            let module = f.next()?.strip_prefix("python_")?.to_owned();
+            let job = f.next()?.to_owned();
+            let rate = f.next()?.parse().ok()?;
+            Some(PythonFigure { module, job, rate, bytes: f.next()? == "MiB_per_s" })
+        }));
+    }
+    Ok(figures)
 }
 
 /// Prints our rate beside Python doipclient's for the same job, as a speed-up.
-fn print_python(python: &[(String, f64)], since: SystemTime) {
-    for (job, theirs) in python {
+fn print_python(python: &[PythonFigure], since: SystemTime) {
+    for figure in python.iter().filter(|f| f.module == "doipclient") {
         for mode in ["doip_client", "doip_client_busy_poll"] {
-            print_speed_up(job, mode, *theirs, since);
+            print_speed_up(&figure.job, mode, figure.rate, since);
         }
     }
 }
 
+/// Prints Python `doip_rs` beside doipclient for each of [`PYTHON_JOBS`], as a ratio.
+fn print_python_modules(python: &[PythonFigure]) {
+    println!(
+        "
+Python doip_rs vs doipclient 1.2.2 (same simulator, same run):"
+    );
+    for j in PYTHON_JOBS {
+        let (Some(ours), Some(theirs)) =
+            (python_figure(python, "doip_rs", j.job), python_figure(python, "doipclient", j.job))
+        else {
+            println!("{}: not measured in this run", j.job);
+            continue;
+        };
+        let unit = if ours.bytes { "MiB/s" } else { "per s" };
+        println!(
+            "{}: {}\n  {:<17} {:>10.1} {unit}\n  {:<17} {:>10.1} {unit}\n  ratio {:.2}x ({})",
+            j.job,
+            j.what,
+            "python_doip_rs",
+            ours.rate,
+            "python_doipclient",
+            theirs.rate,
+            ours.rate / theirs.rate,
+            j.target,
+        );
+    }
+}
 /// Prints one client mode's rate beside Python doipclient's for the same job.
 fn print_speed_up(job: &str, mode: &str, theirs: f64, since: SystemTime) {
     let Ok(ours) = estimate(job, mode, since) else { return };

@@ -1,6 +1,6 @@
 //! `doip flash` of a 16 MiB image to `doip sim` (release builds, separate processes), beside
 //! plain stop-and-wait TCP moving the same frames and beside Python udsoncan + doipclient
-//! doing the same download (`tests/interop/bench.py`), all in one run.
+//! (and + `doip_rs`) doing the same download (`tests/interop/bench.py`), all in one run.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -8,15 +8,15 @@ use std::time::Instant;
 
 use anyhow::{Context, Result};
 
-use crate::bench::time;
+use crate::bench::{PythonFigure, python_figure, time};
 use crate::interop::Sim;
 
 /// Image size and TransferData data per block (the simulator grants 4095-byte messages).
 const IMAGE: usize = 16 << 20;
 const BLOCK: usize = 4093;
 
-/// Runs the comparison; `python` holds bench.py's `(job, MiB/s or 1/s)` figures.
-pub(crate) fn run(python: &[(String, f64)]) -> Result<()> {
+/// Runs the comparison; `python` holds bench.py's figures.
+pub(crate) fn run(python: &[PythonFigure]) -> Result<()> {
     let target = crate::workspace_root().join("target");
     let file = target.join("bench-image-16mib.bin");
     let image: Vec<u8> = (0..IMAGE).map(|i| (i * 31) as u8).collect();
@@ -58,13 +58,20 @@ pub(crate) fn run(python: &[(String, f64)]) -> Result<()> {
         mib / plain
     );
     println!("  ratio {:.2}x plain TCP (target: at least 0.9x)", plain / flash);
-    match python.iter().find(|(job, _)| job == "udsoncan_flash_16mib") {
-        Some((_, theirs)) => println!(
+    let job = "udsoncan_flash_16mib";
+    match python_figure(python, "doipclient", job) {
+        Some(theirs) => println!(
             "  udsoncan 1.26.1 + doipclient 1.2.2, same download  {:>8.1} MiB/s\n  doip flash is {:.1}x faster (target: at least 20x)",
-            theirs,
-            mib / flash / theirs
+            theirs.rate,
+            mib / flash / theirs.rate
         ),
         None => println!("  udsoncan + doipclient: not measured (no Python)"),
+    }
+    if let Some(ours) = python_figure(python, "doip_rs", job) {
+        println!(
+            "  udsoncan 1.26.1 + doip_rs, same download           {:>8.1} MiB/s (informative)",
+            ours.rate
+        );
     }
     Ok(())
 }

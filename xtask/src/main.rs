@@ -16,6 +16,7 @@ mod bench;
 mod bench_flash;
 mod fuzz;
 mod interop;
+mod python;
 
 #[derive(Parser)]
 #[command(about = "doip-rs project automation")]
@@ -56,6 +57,8 @@ enum Cmd {
     },
     /// Python doipclient and udsoncan against `doip sim` (needs python3 and PyPI).
     Interop,
+    /// The Python package's pytest suite (`python/tests`) in a throwaway virtualenv.
+    Python,
     /// Run the benchmarks and print ratios against their baselines.
     Bench {
         /// Extra arguments for criterion (e.g. a filter).
@@ -74,6 +77,7 @@ fn main() -> Result<()> {
         Cmd::Fuzz { target, seconds } => fuzz::run(target.as_deref(), seconds),
         Cmd::Bench { args } => bench::run(&args),
         Cmd::Interop => interop::run_interop(),
+        Cmd::Python => python::run_tests(),
     }
 }
 
@@ -148,10 +152,7 @@ fn check_no_unsafe() -> Result<()> {
     // The Python binding is the one exception: pyo3's generated glue is unsafe, so it denies
     // (not forbids) unsafe code, and its own sources have none.
     let binding = std::fs::read_to_string("python/Cargo.toml")?;
-    ensure!(
-        binding.contains("unsafe_code = \"deny\""),
-        "python/Cargo.toml must deny unsafe_code"
-    );
+    ensure!(binding.contains("unsafe_code = \"deny\""), "python/Cargo.toml must deny unsafe_code");
     for entry in std::fs::read_dir("python/src")? {
         let path = entry?.path();
         let text = std::fs::read_to_string(&path)?;
@@ -161,7 +162,9 @@ fn check_no_unsafe() -> Result<()> {
             path.display()
         );
     }
-    eprintln!("xtask: every crate forbids unsafe code (the Python binding denies it, and has none)");
+    eprintln!(
+        "xtask: every crate forbids unsafe code (the Python binding denies it, and has none)"
+    );
     Ok(())
 }
 
@@ -183,6 +186,7 @@ fn ci(skip_tests: bool, fuzz_seconds: u64, soak_minutes: f64) -> Result<()> {
     check_no_unsafe()?;
     deny()?;
     interop::run_interop()?;
+    python::run_tests()?;
     if fuzz_seconds > 0 {
         fuzz::run(None, fuzz_seconds)?;
     }

@@ -223,7 +223,8 @@ impl ClientBuilder {
     /// Low-latency mode: the caller's thread runs the event loop and busy-polls for up to
     /// `spin` before sleeping while it waits for an answer (backing off when the machine is
     /// too busy for it to pay). Beats the scheduler's wake-up latency at the price of a busy
-    /// core; implies `background(false)` (alive checks are then answered during calls only).
+    /// core; implies `background(false)` (alive checks are then answered during calls only):
+    /// call [`ClientBuilder::background`]`(true)` after it to keep the thread as well.
     #[must_use]
     pub const fn busy_poll(mut self, spin: Duration) -> Self {
         self.busy_poll = spin;
