@@ -3,6 +3,7 @@ doip-rs tester session (a Rust thread answers alive checks and reads the socket 
 times; every wait releases the GIL)."""
 
 import os
+import socket
 import ssl
 from enum import IntEnum
 from typing import Any, Callable, Dict, List, Optional, Tuple, Union
@@ -51,8 +52,9 @@ def _check_int(name: str, value: Any, bits: int) -> int:
 
 
 def _timeout(value: Optional[float]) -> Optional[float]:
-    """doipclient's convention: ``None`` or ``0`` waits forever."""
-    return None if not value else float(value)
+    """doipclient's convention: ``None`` or ``0`` waits ``A_PROCESSING_TIME`` (2 s), the
+    default of the ``read_doip`` it falls back to; ``math.inf`` waits forever."""
+    return float(A_PROCESSING_TIME) if not value else float(value)
 
 
 class DoIPClient:
@@ -72,9 +74,12 @@ class DoIPClient:
     :param client_logical_address: this tester's address (0x0E00–0x0FFF).
     :param client_ip_address: local address to connect from (TCP and UDP).
     :param use_secure: ``True`` for TLS verified against the platform's roots, or an
-        ``ssl.SSLContext`` whose verification mode, CA certificates and key-log file
-        (``keylog_filename``, else ``SSLKEYLOGFILE``) are used. The certificate must name
-        ``server_hostname`` (default: ``ecu_ip_address``).
+        ``ssl.SSLContext`` whose verification mode, CA certificates (``cafile``/``cadata``;
+        none listed: the platform's roots) and key-log file (``keylog_filename``, else
+        ``SSLKEYLOGFILE``) are used by rustls. The certificate must name
+        ``server_hostname`` (default: ``ecu_ip_address``) unless verification is off
+        (``CERT_NONE``); ``check_hostname=False`` alone, client certificates, cipher and
+        version settings of the context are not read.
     :param auto_reconnect_tcp: reconnect when a request finds the connection closed; a
         request already written when it dropped is never re-sent (``MaybeDeliveredError``).
     :param vm_specific: OEM-specific 4 bytes (an int) for routing activation.
@@ -225,13 +230,14 @@ class DoIPClient:
         return self._native.empty_txqueue()
 
     def read_doip(self, timeout: Optional[float] = A_PROCESSING_TIME, transport: int = TransportType.TRANSPORT_TCP) -> Optional[DoIPMessage]:
-        """The next DoIP message that answered no request on ``transport``, waiting up to
-        ``timeout`` seconds.
+        """The next DoIP message that answered no request on ``transport`` (a generic NACK
+        included), waiting up to ``timeout`` seconds (``0``: only what is queued; ``None``:
+        forever).
 
         :raises IOError: a generic DoIP NACK (``GenericNackError``).
         :raises TimeoutError: nothing arrived in time.
         """
-        return self._native.read_doip(_timeout(timeout), int(transport))
+        return self._native.read_doip(None if timeout is None else float(timeout), int(transport))
 
     def send_doip(self, payload_type: int, payload_data: BytesLike, transport: int = TransportType.TRANSPORT_TCP, disable_retry: bool = False) -> None:
         """Sends a message of any payload type with these payload bytes (header added)."""
@@ -267,7 +273,8 @@ class DoIPClient:
 
     def send_diagnostic(self, diagnostic_payload: BytesLike, timeout: Optional[float] = A_PROCESSING_TIME, *, target: Optional[int] = None) -> None:
         """Sends a UDS payload to the ECU (or to ``target``) and waits up to ``timeout`` for
-        the entity's diagnostic ACK; read the answer with ``receive_diagnostic``.
+        the entity's diagnostic ACK (``None`` or ``0``: 2 s, as doipclient); read the answer
+        with ``receive_diagnostic``.
 
         :raises IOError: diagnostic NACK (``DiagnosticNackError``, with ``nack_code``).
         :raises TimeoutError: no ACK in time.
@@ -280,8 +287,8 @@ class DoIPClient:
 
     def receive_diagnostic(self, timeout: Optional[float] = None) -> bytearray:
         """The next UDS payload from the ECU to this tester, waiting up to ``timeout``
-        seconds (forever when ``None``). Messages of other ECUs stay queued
-        (``receive_diagnostic_from_any``).
+        seconds (``None`` or ``0``: 2 s, as doipclient; ``math.inf``: forever). Messages of
+        other ECUs stay queued (``receive_diagnostic_from_any``).
 
         :raises TimeoutError: nothing arrived in time.
         """
@@ -309,6 +316,8 @@ class DoIPClient:
     def keep_alive(self, every: Optional[float] = 2.0, target: Optional[int] = None) -> None:
         """Sends TesterPresent (``3E 80``) to the ECU (or ``target``) whenever nothing was
         sent to it for ``every`` seconds, from the Rust thread (``None`` stops)."""
+        if every is not None and not every > 0:
+            raise ValueError(f"every must be > 0 seconds, not {every}")
         self._native.keep_alive(self._ecu_logical_address if target is None else target, every)
 
     def flash(
@@ -334,10 +343,15 @@ class DoIPClient:
 
         ``image`` is a path (Intel HEX, S-record or binary, by ``format`` or the file name)
         or bytes (binary needs ``address``). ``progress(dict)`` is called per step and
-        block. Returns ``{"bytes", "blocks", "segments", "max_block_length", "elapsed"}``.
+        block; an exception it raises is reported (``sys.unraisablehook``) and the flash goes
+        on, and neither callback may use this client. Returns ``{"bytes", "blocks", "segments", "max_block_length", "elapsed"}``.
 
         :raises FlashError: the step, segment and block that failed, and the NRC.
         """
+        if isinstance(security_key, int) and not 0 <= security_key <= 0xFFFFFFFF:
+            raise ValueError("an int security_key is a 4-byte XOR constant (0..0xFFFFFFFF)")
+        if security_key is not None and not isinstance(security_key, int) and not callable(security_key):
+            raise TypeError("security_key must be an int or a callable (level, seed) -> key")
         options: Dict[str, Any] = {
             "path": None, "data": None, "format": format, "address": address, "target": target,
             "session": session, "security_level": security_level, "key": security_key,
@@ -376,6 +390,9 @@ class DoIPClient:
     @vm_specific.setter
     def vm_specific(self, value: Optional[int]) -> None:
         self._vm_specific = self._validate_vm_specific_value(value)
+        native = getattr(self, "_native", None)
+        if native is not None:  # reconnects activate with the new value, as doipclient's
+            native.set_vm_specific(self._vm_specific)
 
 
 def _announcement_from_socket(sock: Any, timeout: Optional[float]) -> Tuple[Address, VehicleIdentificationResponse]:
@@ -391,10 +408,8 @@ def _announcement_from_socket(sock: Any, timeout: Optional[float]) -> Tuple[Addr
             sock.settimeout(left)
         try:
             data, addr = sock.recvfrom(4096)
-        except OSError as e:
-            if "timed out" in str(e):
-                raise TimeoutError("Timed out waiting for Vehicle Announcement broadcast") from e
-            raise
+        except socket.timeout as e:
+            raise TimeoutError("Timed out waiting for Vehicle Announcement broadcast") from e
         try:
             _, message = _native.frame(data)
         except ValueError:

@@ -49,7 +49,14 @@ class DoIPClientUDSConnector(BaseConnection):
             raise TimeoutException(str(e)) from e
 
     def empty_rxqueue(self) -> None:
-        self._connection.empty_rxqueue()
+        # Stale answers of this connector's ECU only: other ECUs' messages (another thread
+        # sharing the client) stay queued.
+        source = getattr(self._connection, "_ecu_logical_address", None)
+        native = getattr(self._connection, "_native", None)
+        if native is not None and source is not None:
+            native.empty_rxqueue(source)
+        else:
+            self._connection.empty_rxqueue()
 
     def empty_txqueue(self) -> None:
         self._connection.empty_txqueue()

@@ -26,7 +26,8 @@ class Simulator:
 
     :param config: a TOML document in ``doip sim``'s format (``ecu.toml``), a path to one,
         or a dict of the same fields; written over the test defaults (free ports, no
-        announcement delay, quick resets).
+        announcement delay, 200 ms resets of the built-in ECUs; ECUs you list get doip-sim's
+        defaults, e.g. ``reset_ms`` 1000, unless you set them).
     :param overrides: top-level fields as keywords, e.g. ``tcp_port=13400``,
         ``announce={"to": "127.0.0.1:13401", "count": 1}``.
     """

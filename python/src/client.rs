@@ -1,9 +1,12 @@
 //! `_native.Client`: one doip-client [`doip_client::Client`] (one tester connection, its
-//! background thread answering alive checks), shared safely between Python threads. Every
-//! call releases the GIL for as long as it waits; long waits wake every 100 ms to let
-//! Ctrl-C through.
+//! background thread answering alive checks), shared safely between Python threads (calls
+//! run one at a time). Every call releases the GIL for as long as it waits; waits for
+//! received messages wake every 100 ms to let Ctrl-C through, the others end at their
+//! timeouts.
 
+use std::cell::Cell;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -11,7 +14,7 @@ use doip_client::{
     ActivationType, ClientBuilder, Error, LogicalAddress, Message, PayloadType, ProtocolVersion,
     Request, TransportKind,
 };
-use pyo3::exceptions::{PyConnectionError, PyValueError};
+use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyTuple};
 
@@ -22,10 +25,23 @@ use crate::messages::{from_fields, to_py};
 /// How long one slice of a long wait lasts before Python's signal handlers get a turn.
 const SLICE: Duration = Duration::from_millis(100);
 
+thread_local! {
+    /// Set while this thread runs a flash, whose Python callbacks must not call back into
+    /// the client (its lock is held): they get an error instead of a deadlock.
+    static FLASHING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// The error of a call made from inside a flash's callback.
+fn reentered() -> PyErr {
+    PyRuntimeError::new_err("the DoIP client is busy flashing; its callbacks cannot use it")
+}
+
 /// A tester connection to one DoIP entity (see `doip_rs.DoIPClient`).
 #[pyclass(module = "doip_rs._native", frozen)]
 pub(crate) struct Client {
     inner: Mutex<Option<doip_client::Client>>,
+    /// `close` was called (read without the lock, so never while another call holds it).
+    closed: AtomicBool,
     ecu: LogicalAddress,
     tester: LogicalAddress,
     peer: SocketAddr,
@@ -49,6 +65,9 @@ impl Client {
         py: Python<'_>,
         f: impl FnOnce(&mut doip_client::Client) -> doip_client::Result<T> + Send,
     ) -> PyResult<T> {
+        if FLASHING.get() {
+            return Err(reentered());
+        }
         let result = py.detach(|| {
             let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             guard.as_mut().map(f)
@@ -68,6 +87,9 @@ impl Client {
         timeout: Duration,
         f: impl Fn(&mut doip_client::Client, Duration) -> doip_client::Result<T> + Send + Sync,
     ) -> PyResult<T> {
+        if FLASHING.get() {
+            return Err(reentered());
+        }
         let deadline = Instant::now().checked_add(timeout);
         loop {
             let left =
@@ -133,7 +155,13 @@ impl Client {
         }
         let client = py.detach(|| builder.connect()).map_err(|e| client_error(py, e))?;
         let peer = client.peer();
-        Ok(Self { inner: Mutex::new(Some(client)), ecu, tester, peer })
+        Ok(Self {
+            inner: Mutex::new(Some(client)),
+            closed: AtomicBool::new(false),
+            ecu,
+            tester,
+            peer,
+        })
     }
 
     /// The ECU addressed by default.
@@ -259,11 +287,8 @@ impl Client {
         if timeout.is_some() {
             request = request.timeout(seconds("timeout", timeout)?);
         }
-        let outcome = self.with(py, move |c| c.execute(request))?;
-        match outcome {
-            doip_client::Outcome::Answer(answer) => Ok(PyBytes::new(py, &answer)),
-            _ => Ok(PyBytes::new(py, &[])),
-        }
+        let answer = self.with(py, move |c| c.request_with(request))?;
+        Ok(PyBytes::new(py, &answer))
     }
 
     /// A UDS request to a functional address, collecting every ECU's final answer for
@@ -331,9 +356,22 @@ impl Client {
         to_py(py, &frame.message)
     }
 
-    /// Drops every received message not yet read; how many.
-    fn empty_rxqueue(&self, py: Python<'_>) -> PyResult<usize> {
-        self.with(py, doip_client::Client::empty_rxqueue)
+    /// Drops every received message not yet read, or only the UDS messages from `source`;
+    /// how many.
+    #[pyo3(signature = (source=None))]
+    fn empty_rxqueue(&self, py: Python<'_>, source: Option<i64>) -> PyResult<usize> {
+        match source {
+            None => self.with(py, doip_client::Client::empty_rxqueue),
+            Some(s) => {
+                let source = address("source", s)?;
+                self.with(py, move |c| c.empty_rxqueue_from(source))
+            }
+        }
+    }
+
+    /// The OEM-specific value of later activations and reconnects.
+    fn set_vm_specific(&self, py: Python<'_>, value: Option<u32>) -> PyResult<()> {
+        self.with(py, move |c| c.set_vm_specific(value.map(u32::to_be_bytes)))
     }
 
     /// Drops every request not yet sent; how many.
@@ -380,11 +418,18 @@ impl Client {
         options: crate::flash::FlashOptions,
         progress: Option<Py<PyAny>>,
     ) -> PyResult<Bound<'py, PyDict>> {
+        if FLASHING.get() {
+            return Err(reentered());
+        }
         let target = options.target.map_or(Ok(self.ecu), |t| address("target", t))?;
         let plan = options.plan()?;
         let result = py.detach(|| {
             let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-            guard.as_mut().map(|c| crate::flash::run(c, target, &plan, progress.as_ref()))
+            FLASHING.set(true);
+            let result =
+                guard.as_mut().map(|c| crate::flash::run(c, target, &plan, progress.as_ref()));
+            FLASHING.set(false);
+            result
         });
         match result {
             Some(Ok(report)) => crate::flash::report(py, &report),
@@ -395,6 +440,10 @@ impl Client {
 
     /// Closes the connection; later calls raise `ConnectionError`. Closing twice is fine.
     fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if FLASHING.get() {
+            return Err(reentered());
+        }
+        self.closed.store(true, Ordering::SeqCst);
         let client = py.detach(|| self.inner.lock().unwrap_or_else(PoisonError::into_inner).take());
         match client {
             Some(c) => py.detach(|| c.close()).map_err(|e| client_error(py, e)),
@@ -405,6 +454,6 @@ impl Client {
     /// Whether `close` was called.
     #[getter]
     fn closed(&self) -> bool {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner).is_none()
+        self.closed.load(Ordering::SeqCst)
     }
 }

@@ -8,7 +8,10 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView};
 
-/// The bytes of a `bytes`, `bytearray`, `memoryview` or sequence of ints.
+/// The longest list or tuple of ints taken as bytes (16 MiB).
+const MAX_SEQUENCE: usize = 16 << 20;
+
+/// The bytes of a `bytes`, `bytearray`, `memoryview`, or list or tuple of ints.
 pub(crate) fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     if let Ok(b) = value.cast::<PyBytes>() {
         return Ok(b.as_bytes().to_vec());
@@ -22,6 +25,19 @@ pub(crate) fn bytes_of(value: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
     }
     if value.is_instance_of::<pyo3::types::PyString>() {
         return Err(PyTypeError::new_err("expected bytes, not str"));
+    }
+    // A list or tuple of ints, no longer than a DoIP frame can be (no huge allocation for
+    // an arbitrary sequence such as range(2**40)).
+    let is_list = value.is_instance_of::<pyo3::types::PyList>()
+        || value.is_instance_of::<pyo3::types::PyTuple>();
+    if is_list && value.len().is_ok_and(|n| n > MAX_SEQUENCE) {
+        return Err(PyValueError::new_err(format!("more than {MAX_SEQUENCE} bytes in a sequence")));
+    }
+    if !is_list {
+        return Err(PyTypeError::new_err(format!(
+            "expected a bytes-like object, not {}",
+            value.get_type().name().map_or_else(|_| "?".into(), |n| n.to_string())
+        )));
     }
     value.extract::<Vec<u8>>().map_err(|_| {
         PyTypeError::new_err(format!(

@@ -145,6 +145,13 @@ def test_vm_specific_is_the_authentication_the_entity_asks_for(make_sim):
             c.vm_specific = 0x1_0000_0000
         c.vm_specific = None
         assert c.vm_specific is None
+        # The value set is what reconnects activate with, as with doipclient.
+        c.vm_specific = 0x12345678
+        with pytest.raises(doip_rs.ActivationDeniedError):
+            c.reconnect(close_delay=0)
+        c.vm_specific = 0xC0FFEE00
+        c.reconnect(close_delay=0)
+        assert c.request(b"\x3e\x00") == b"\x7e\x00"
 
 
 # --- request_activation ----------------------------------------------------------------------

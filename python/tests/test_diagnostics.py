@@ -35,13 +35,26 @@ def test_a_str_payload_is_a_type_error(client):
         client.send_diagnostic("\x22\xf1\x90")
 
 
-def test_receive_diagnostic_waits_forever_by_default(sim, client):
+def test_receive_diagnostic_waits_two_seconds_by_default_as_doipclient(sim, client):
     sim.set_faults(response_delay_ms=700)
     client.send_diagnostic(b"\x3e\x00")
     start = time.monotonic()
     answer = Background(client.receive_diagnostic).result(timeout=10)  # timeout=None
     assert answer == b"\x7e\x00"
     assert time.monotonic() - start >= 0.5
+    # Nothing more comes: doipclient's read_doip gives up after A_PROCESSING_TIME (2 s).
+    for timeout in (None, 0):
+        start = time.monotonic()
+        with pytest.raises(TimeoutError):
+            client.receive_diagnostic(timeout=timeout)
+        assert 1.9 <= time.monotonic() - start < 10
+
+
+def test_read_doip_zero_takes_only_what_is_queued(client):
+    start = time.monotonic()
+    with pytest.raises(TimeoutError):
+        client.read_doip(timeout=0)
+    assert time.monotonic() - start < 1
 
 
 def test_receive_diagnostic_times_out(sim, client):
@@ -227,3 +240,10 @@ def test_keep_alive_holds_the_session_while_python_sleeps(make_sim):
         time.sleep(1.0)
         assert c.request(b"\x22\xf1\x86") == b"\x62\xf1\x86\x01"
         assert c.empty_rxqueue() == 0  # the TesterPresent answers (suppressed) queued nothing
+
+
+def test_a_huge_sequence_is_refused_without_allocating_it(client):
+    with pytest.raises(TypeError):
+        client.send_diagnostic(range(2**40))
+    with pytest.raises(ValueError):
+        client.send_diagnostic([0] * (17 << 20))

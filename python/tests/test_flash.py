@@ -9,7 +9,7 @@ import pytest
 
 import doip_rs
 
-from conftest import ENGINE, XOR_KEY, connect, xor_key
+from conftest import ENGINE, XOR_KEY, Background, connect, xor_key
 
 ADDRESS = 0x00100000
 STEPS = ["DiagnosticSessionControl", "SecurityAccess", "erase routine", "download", "check routine", "ECUReset"]
@@ -144,3 +144,29 @@ def test_flash_argument_errors(client):
     with pytest.raises(ValueError):
         client.flash(b"\x00" * 16, address=ADDRESS, format="elf")
     assert client.request(b"\x3e\x00") == b"\x7e\x00"  # nothing was sent
+
+
+def test_callbacks_cannot_reenter_the_client_and_nothing_deadlocks(client, image):
+    seen = []
+
+    def progress(event):
+        if not seen:
+            try:
+                client.counters()
+            except RuntimeError as e:  # the client is busy with this flash
+                seen.append(e)
+
+    closed_reads = []
+    reader = Background(lambda: closed_reads.extend(client.closed for _ in range(200)))
+    client.flash(image, address=ADDRESS, target=ENGINE, security_level=1, security_key=XOR_KEY,
+                 progress=progress)
+    reader.result(timeout=10)  # another thread read `closed` meanwhile, without blocking
+    assert closed_reads == [False] * 200
+    assert len(seen) == 1 and "busy flashing" in str(seen[0])
+
+
+def test_an_int_key_out_of_range_is_refused_before_anything_is_sent(client, image):
+    before = client.counters()["frames_sent"]
+    with pytest.raises(ValueError):
+        client.flash(image, address=ADDRESS, security_level=1, security_key=1 << 40)
+    assert client.counters()["frames_sent"] == before

@@ -4,6 +4,7 @@ SecurityAccess, ECU reset, and a 64 KiB RequestDownload / TransferData /
 RequestTransferExit read back by ReadMemoryByAddress and RequestUpload."""
 
 import os
+import time
 
 import pytest
 import udsoncan
@@ -162,3 +163,16 @@ def test_the_connector(gated_sim):
     closing = DoIPClientUDSConnector(doip, close_connection=True).open()
     closing.close()
     assert doip.closed
+
+
+def test_the_connectors_empty_rxqueue_drops_only_its_ecus_messages(client):
+    conn = DoIPClientUDSConnector(client)
+    client.send_diagnostic(b"\x3e\x00")  # the connector's ECU: a stale answer
+    client.send_diagnostic(b"\x3e\x00", target=0x4012)  # another ECU's, for someone else
+    deadline = time.monotonic() + 5
+    while client.counters()["unsolicited"] < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    conn.empty_rxqueue()
+    with pytest.raises(TimeoutError):
+        client.receive_diagnostic(timeout=0.2)
+    assert client.receive_diagnostic_from_any(timeout=2) == (0x4012, b"\x7e\x00")

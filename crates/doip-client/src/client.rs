@@ -585,7 +585,16 @@ impl Client {
     /// Diagnostic NACK, timeouts, [`Error::PendingLimit`], [`Error::MaybeDelivered`],
     /// transport errors.
     pub fn request(&mut self, target: LogicalAddress, payload: &[u8]) -> Result<Vec<u8>> {
-        match self.execute(Request::uds(target, payload))? {
+        self.request_with(Request::uds(target, payload))
+    }
+
+    /// [`Client::request`] for a UDS request built by the caller (with its own
+    /// [`Request::timeout`], say).
+    ///
+    /// # Errors
+    /// As [`Client::request`].
+    pub fn request_with(&mut self, request: Request) -> Result<Vec<u8>> {
+        match self.execute(request)? {
             Outcome::Answer(answer) => Ok(answer),
             Outcome::Acknowledged => Ok(Vec::new()),
             other => Err(unexpected(self.peer, &other)),
@@ -646,7 +655,7 @@ impl Client {
     }
 
     /// The next DoIP message that answered no request, on TCP or on the UDP socket
-    /// (doipclient's `read_doip`).
+    /// (doipclient's `read_doip`); a generic NACK the entity sent is one too.
     ///
     /// # Errors
     /// Timeouts and transport errors.
@@ -674,6 +683,41 @@ impl Client {
     /// When the background loop is gone.
     pub fn empty_rxqueue(&mut self) -> Result<usize> {
         Ok(self.driver.call(|_, core| core.wire.session.clear_unsolicited())?)
+    }
+
+    /// Drops the received UDS messages from `source` to this tester not yet read (stale
+    /// answers before a new request, udsoncan's `empty_rxqueue`); returns how many. Other
+    /// ECUs' messages stay queued.
+    ///
+    /// # Errors
+    /// When the background loop is gone.
+    pub fn empty_rxqueue_from(&mut self, source: LogicalAddress) -> Result<usize> {
+        let tester = self.tester();
+        Ok(self.driver.call(|_, core| {
+            let mut dropped = 0;
+            while core
+                .wire
+                .session
+                .take_unsolicited(|u| {
+                    matches!(&u.frame.message, Message::DiagnosticMessage(d)
+                        if d.source_address == source && d.target_address == tester)
+                })
+                .is_some()
+            {
+                dropped += 1;
+            }
+            dropped
+        })?)
+    }
+
+    /// Sets the OEM-specific bytes of routing activation for every later activation and
+    /// reconnect (doipclient's `vm_specific` setter).
+    ///
+    /// # Errors
+    /// When the background loop is gone.
+    pub fn set_vm_specific(&mut self, data: Option<[u8; 4]>) -> Result<()> {
+        self.settings.session.oem_specific = data;
+        Ok(self.driver.call(|_, core| core.wire.session.set_oem_specific(data))?)
     }
 
     /// Drops every request not yet sent and returns how many (doipclient's

@@ -428,22 +428,34 @@ impl Session {
 
     /// The entity answered one of our messages with a generic header NACK. Which message is
     /// not knowable, so no request is failed for it (they time out on their own); it is
-    /// counted, reported once per code until the event is taken, and queued as an
-    /// unsolicited TCP frame (doipclient's `read_doip` raises it).
+    /// counted, reported once per code until the event is taken, and queued (once per code
+    /// until read) as an unsolicited TCP frame with this session's version: doipclient's
+    /// `read_doip` raises it.
     pub fn handle_generic_nack(&mut self, code: GenericNackCode) {
         log::warn!("{}: generic NACK {code}", self.config.peer);
         self.counters.generic_nacks += 1;
-        let message = Message::GenericNack(doip_proto::GenericNack { code });
-        let header = doip_proto::Header::new(
-            self.config.version,
-            message.payload_type(),
-            message.payload_len() as u32,
-        );
-        self.unsolicited(TransportKind::Tcp, self.config.peer, Frame { header, message });
+        // Queued once per code until read, so a burst of NACKs pushes no answers out.
+        let queued = self
+            .unsolicited
+            .iter()
+            .any(|u| matches!(&u.frame.message, Message::GenericNack(n) if n.code == code));
+        if !queued {
+            let message = Message::GenericNack(doip_proto::GenericNack { code });
+            let length = message.payload_len() as u32;
+            let header =
+                doip_proto::Header::new(self.config.version, message.payload_type(), length);
+            self.unsolicited(TransportKind::Tcp, self.config.peer, Frame { header, message });
+        }
         // One queued event per code: a flood of NACKs does not grow the queue.
         if !self.events.iter().any(|e| matches!(e, Event::GenericNack(c) if *c == code)) {
             self.events.push_back(Event::GenericNack(code));
         }
+    }
+
+    /// The OEM-specific bytes sent with routing activation from now on (reconnects too), as
+    /// when doipclient's `vm_specific` is set.
+    pub fn set_oem_specific(&mut self, oem: Option<[u8; 4]>) {
+        self.config.oem_specific = oem;
     }
 
     /// Time passed: fail what timed out, dial what is due.
