@@ -250,5 +250,24 @@ fn check_proto_dependencies() -> Result<()> {
         );
     }
     eprintln!("xtask: doip-proto dependency tree is I/O-free");
+    // tokio only behind doip-client's `tokio` feature.
+    let client = output(Command::new("cargo").args([
+        "tree",
+        "-p",
+        "doip-client",
+        "-e",
+        "normal",
+        "--prefix",
+        "none",
+        "--format",
+        "{p}",
+    ]))?;
+    ensure!(
+        !client
+            .lines()
+            .any(|l| l.split_whitespace().next().is_some_and(|n| n.starts_with("tokio"))),
+        "doip-client depends on tokio without its `tokio` feature"
+    );
+    eprintln!("xtask: doip-client without features has no tokio in its tree");
     Ok(())
 }

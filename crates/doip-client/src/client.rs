@@ -237,6 +237,31 @@ impl ClientBuilder {
     /// # Errors
     /// An invalid tester address, the connect error, or the activation refusal.
     pub fn connect(self) -> Result<Client> {
+        let (config, dial) = self.parts()?;
+        let peer = dial.peer;
+        let core = Core { wire: Wire::new(Session::new(config), dial), done: HashMap::new() };
+        let mut driver =
+            if self.background { LoopDriver::spawn(core)? } else { LoopDriver::inline(core)? };
+        driver.set_busy_poll(self.busy_poll);
+        let mut client = Client { driver, peer, ecu: self.ecu, settings: self };
+        client.execute(Request::connect())?;
+        Ok(client)
+    }
+
+    /// The same connection driven by a task on the caller's tokio runtime (see
+    /// [`crate::tokio`]): every option of this builder applies but `background` and
+    /// `busy_poll`, which are the blocking driver's.
+    ///
+    /// # Errors
+    /// As [`ClientBuilder::connect`].
+    #[cfg(feature = "tokio")]
+    pub async fn connect_tokio(self) -> Result<crate::tokio::Client> {
+        let (config, dial) = self.parts()?;
+        crate::tokio::Client::start(config, dial, self.ecu, self.connect_timeout).await
+    }
+
+    /// The session configuration and how to dial, checked.
+    fn parts(&self) -> Result<(SessionConfig, Dial)> {
         let mut config = self.session.clone();
         if !config.tester.is_tester() {
             return Err(Error::InvalidTesterAddress(config.tester));
@@ -260,13 +285,7 @@ impl ClientBuilder {
             local_ip: self.client_ip_address,
             tap: self.tap.clone(),
         };
-        let core = Core { wire: Wire::new(Session::new(config), dial), done: HashMap::new() };
-        let mut driver =
-            if self.background { LoopDriver::spawn(core)? } else { LoopDriver::inline(core)? };
-        driver.set_busy_poll(self.busy_poll);
-        let mut client = Client { driver, peer, ecu: self.ecu, settings: self };
-        client.execute(Request::connect())?;
-        Ok(client)
+        Ok((config, dial))
     }
 }
 
@@ -759,14 +778,14 @@ fn retry(request: Request, disable_retry: bool) -> Request {
     if disable_retry { request.no_retry() } else { request }
 }
 
-fn unexpected(peer: SocketAddr, outcome: &Outcome) -> Error {
+pub(crate) fn unexpected(peer: SocketAddr, outcome: &Outcome) -> Error {
     Error::Transport(doip_transport::Error::Io {
         peer: Some(peer),
         source: std::io::Error::other(format!("unexpected outcome {outcome:?}")),
     })
 }
 
-fn unexpected_message(peer: SocketAddr, message: &Message<'_>) -> Error {
+pub(crate) fn unexpected_message(peer: SocketAddr, message: &Message<'_>) -> Error {
     Error::Transport(doip_transport::Error::Io {
         peer: Some(peer),
         source: std::io::Error::other(format!("unexpected message {message}")),

@@ -28,6 +28,8 @@ mod error;
 pub mod session;
 pub mod tap;
 mod tester;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 #[cfg(feature = "ecu-diagnostics")]
 mod uds_channel;
 mod wire;

@@ -1,0 +1,427 @@
+//! The driver task: moves bytes and time between tokio's sockets and the [`Session`] — the
+//! async counterpart of `wire.rs`, with doip-transport's sans-I/O [`Connection`] doing the
+//! TCP framing (header checks and their NACKs, alive check answers, the write queue) as it
+//! does for the mio loop. Protocol decisions are the session's.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use doip_proto::{HeaderPolicy, LogicalAddress, ProtocolVersion};
+use doip_transport::{Connection, ConnectionEvent, Role, SendId, TlsClient};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
+use tokio::net::{TcpSocket, UdpSocket};
+
+use super::{Shared, State};
+use crate::session::{RequestId, Transmit, TransportKind};
+use crate::tap::{self, TappedFrame};
+use crate::wire::Dial;
+
+/// A byte stream: TCP, or TLS over TCP.
+trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
+
+type Stream = Box<dyn Io>;
+type Dialed = Result<(Stream, Option<SocketAddr>), doip_transport::Error>;
+type Dialing = Pin<Box<dyn Future<Output = Dialed> + Send>>;
+
+/// The largest read (and datagram) taken at once.
+const READ_SIZE: usize = 64 * 1024;
+/// What callers may queue on one connection before sends fail with `QueueFull`.
+const QUEUE_LIMIT: usize = 4 << 20;
+
+/// How to reach the entity, and the connection when there is one.
+pub(super) struct Link {
+    dial: Dial,
+    tester: LogicalAddress,
+    version: ProtocolVersion,
+    connect_timeout: Duration,
+    conn: Option<Connection>,
+    reader: Option<ReadHalf<Stream>>,
+    writer: Option<WriteHalf<Stream>>,
+    dialing: Option<Dialing>,
+    udp: Option<UdpSocket>,
+    /// The same UDP socket, for sending without waiting for readiness (a datagram is sent
+    /// whole or not at all).
+    udp_send: Option<std::net::UdpSocket>,
+    /// The transport ids of requests written on this connection.
+    sends: HashMap<SendId, RequestId>,
+    local: Option<SocketAddr>,
+}
+
+impl Link {
+    pub(super) fn new(
+        dial: Dial,
+        tester: LogicalAddress,
+        version: ProtocolVersion,
+        connect_timeout: Duration,
+    ) -> Self {
+        Self {
+            dial,
+            tester,
+            version,
+            connect_timeout,
+            conn: None,
+            reader: None,
+            writer: None,
+            dialing: None,
+            udp: None,
+            udp_send: None,
+            sends: HashMap::new(),
+            local: None,
+        }
+    }
+
+    fn observe(&self, sent: bool, transport: TransportKind, peer: SocketAddr, bytes: &[u8]) {
+        let local = match transport {
+            TransportKind::Tcp => self.local,
+            TransportKind::Udp => self.udp.as_ref().and_then(|u| u.local_addr().ok()),
+        };
+        tap::observe(self.dial.tap.as_ref(), &TappedFrame { sent, transport, local, peer, bytes });
+    }
+
+    fn observe_received(
+        &self,
+        transport: TransportKind,
+        peer: SocketAddr,
+        frame: &doip_proto::Frame<'_>,
+    ) {
+        if tap::wanted(self.dial.tap.as_ref()) {
+            let mut bytes = Vec::new();
+            if frame.encode(&mut bytes).is_ok() {
+                self.observe(false, transport, peer, &bytes);
+            }
+        }
+    }
+
+    /// Does what the session asks, in order.
+    fn flush(&mut self, state: &mut State) {
+        while let Some(transmit) = state.session.poll_transmit() {
+            let now = Instant::now();
+            match transmit {
+                Transmit::Connect { tls } => {
+                    self.dialing = Some(Box::pin(dial(
+                        self.target(tls),
+                        self.dial.local_ip,
+                        self.connect_timeout,
+                    )));
+                }
+                Transmit::Close => self.drop_connection(),
+                Transmit::Tcp { bytes, request } => {
+                    if self.conn.is_some() {
+                        self.observe(true, TransportKind::Tcp, self.dial.peer, &bytes);
+                    }
+                    let sent = match self.conn.as_mut() {
+                        Some(conn) => conn.send_raw(bytes),
+                        None => Err(doip_transport::Error::NotConnected { peer: self.dial.peer }),
+                    };
+                    match (sent, request) {
+                        (Ok(id), Some(request)) => {
+                            self.sends.insert(id, request);
+                            state.session.handle_sent(now, request);
+                        }
+                        (Ok(_), None) => {}
+                        (Err(e), request) => state.session.handle_send_error(now, request, &e),
+                    }
+                }
+                Transmit::Udp { to, bytes, request } => {
+                    match (self.send_datagram(to, &bytes), request) {
+                        (Ok(()), Some(request)) => state.session.handle_sent(now, request),
+                        (Ok(()), None) => {}
+                        (Err(e), request) => state.session.handle_send_error(now, request, &e),
+                    }
+                }
+            }
+        }
+    }
+
+    /// Where a dial goes, and with which TLS configuration.
+    fn target(&self, tls: bool) -> Result<(SocketAddr, Option<TlsClient>), doip_transport::Error> {
+        match (&self.dial.tls, tls) {
+            (Some((peer, config)), true) => Ok((*peer, Some(config.clone()))),
+            (None, true) => Err(doip_transport::Error::NotConnected { peer: self.dial.peer }),
+            (_, false) => Ok((self.dial.peer, None)),
+        }
+    }
+
+    fn send_datagram(&mut self, to: SocketAddr, bytes: &[u8]) -> Result<(), doip_transport::Error> {
+        let io = |source| doip_transport::Error::Io { peer: Some(to), source };
+        if self.udp.is_none() {
+            let ip = self.dial.local_ip.unwrap_or(if to.is_ipv4() {
+                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+            } else {
+                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+            });
+            let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).map_err(io)?;
+            socket.set_nonblocking(true).map_err(io)?;
+            self.udp_send = Some(socket.try_clone().map_err(io)?);
+            self.udp = Some(UdpSocket::from_std(socket).map_err(io)?);
+        }
+        self.observe(true, TransportKind::Udp, to, bytes);
+        match &self.udp_send {
+            Some(udp) => udp.send_to(bytes, to).map(drop).map_err(io),
+            None => Err(doip_transport::Error::NotConnected { peer: to }),
+        }
+    }
+
+    fn drop_connection(&mut self) {
+        self.conn = None;
+        self.reader = None;
+        self.writer = None;
+        self.dialing = None;
+        self.sends.clear();
+    }
+
+    /// The connection ended with `error`: what was not written is reported unsent (it may
+    /// be retried), then the loss.
+    fn disconnected(&mut self, state: &mut State, error: &doip_transport::Error) {
+        let now = Instant::now();
+        if let Some(conn) = self.conn.as_mut() {
+            for outgoing in conn.take_unsent() {
+                if let Some(request) = outgoing.id.and_then(|id| self.sends.remove(&id)) {
+                    state.session.handle_unsent(now, request);
+                }
+            }
+        }
+        self.drop_connection();
+        state.session.handle_disconnected(now, error);
+    }
+
+    fn connected(&mut self, state: &mut State, stream: Stream, local: Option<SocketAddr>) {
+        let mut conn = Connection::new(
+            self.dial.peer,
+            Role::Tester,
+            self.version,
+            HeaderPolicy::tcp(),
+            QUEUE_LIMIT,
+        );
+        conn.set_tester_address(self.tester);
+        let (reader, writer) = tokio::io::split(stream);
+        self.conn = Some(conn);
+        self.reader = Some(reader);
+        self.writer = Some(writer);
+        self.local = local;
+        state.session.handle_connected(Instant::now());
+    }
+
+    /// Bytes read from the connection: every whole frame to the session.
+    fn received(&mut self, state: &mut State, data: &[u8]) {
+        let Some(conn) = self.conn.as_mut() else { return };
+        conn.receive(data);
+        let mut frames = Vec::new();
+        while let Some(event) = conn.poll_event() {
+            match event {
+                ConnectionEvent::Frame(frame) => frames.push(frame),
+                ConnectionEvent::NackReceived(code) => state.session.handle_generic_nack(code),
+                ConnectionEvent::Refused(e) => {
+                    log::warn!("{}: refused a header ({e}); the NACK was sent", self.dial.peer);
+                }
+                _ => {}
+            }
+        }
+        let now = Instant::now();
+        for frame in frames {
+            self.observe_received(TransportKind::Tcp, self.dial.peer, &frame);
+            state.session.handle_frame(now, frame);
+        }
+    }
+}
+
+/// Connects to `target` (TCP, then TLS when configured) within `timeout`.
+async fn dial(
+    target: Result<(SocketAddr, Option<TlsClient>), doip_transport::Error>,
+    local_ip: Option<IpAddr>,
+    timeout: Duration,
+) -> Dialed {
+    let (peer, tls) = target?;
+    let io = |source: std::io::Error| {
+        if source.kind() == std::io::ErrorKind::ConnectionRefused {
+            doip_transport::Error::Refused { peer }
+        } else {
+            doip_transport::Error::Io { peer: Some(peer), source }
+        }
+    };
+    let timed_out =
+        || doip_transport::Error::Timeout { peer, what: "a TCP connection", after: timeout };
+    let socket =
+        if peer.is_ipv4() { TcpSocket::new_v4() } else { TcpSocket::new_v6() }.map_err(io)?;
+    if let Some(ip) = local_ip {
+        socket.bind(SocketAddr::new(ip, 0)).map_err(io)?;
+    }
+    let deadline = tokio::time::Instant::now().checked_add(timeout);
+    let connect = socket.connect(peer);
+    let stream = match deadline {
+        Some(at) => tokio::time::timeout_at(at, connect).await.map_err(|_| timed_out())?,
+        None => connect.await,
+    }
+    .map_err(io)?;
+    stream.set_nodelay(true).map_err(io)?;
+    let local = stream.local_addr().ok();
+    let Some(tls) = tls else { return Ok((Box::new(stream), local)) };
+    let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+    let handshake = connector.connect(tls.server_name.clone(), stream);
+    let stream = match deadline {
+        Some(at) => tokio::time::timeout_at(at, handshake).await.map_err(|_| timed_out())?,
+        None => handshake.await,
+    }
+    .map_err(|e| match e.get_ref().and_then(|r| r.downcast_ref::<rustls::Error>()) {
+        Some(tls) => doip_transport::Error::Tls { peer, source: tls.clone() },
+        None => io(e),
+    })?;
+    Ok((Box::new(stream), local))
+}
+
+/// Reads into `buf` (the branch is enabled only with a reader).
+async fn read(reader: &mut Option<ReadHalf<Stream>>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match reader {
+        Some(r) => r.read(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes what the connection has pending.
+async fn write(
+    writer: &mut Option<WriteHalf<Stream>>,
+    pending: Option<&[u8]>,
+) -> std::io::Result<usize> {
+    match (writer, pending) {
+        (Some(w), Some(bytes)) => w.write(bytes).await,
+        _ => std::future::pending().await,
+    }
+}
+
+/// The next datagram.
+async fn recv(udp: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    match udp {
+        Some(u) => u.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// The dial in progress.
+async fn finish(dialing: &mut Option<Dialing>, peer: SocketAddr) -> Dialed {
+    match dialing {
+        Some(d) => d.await,
+        None => Err(doip_transport::Error::NotConnected { peer }),
+    }
+}
+
+/// What one turn of the loop saw.
+enum Input {
+    Woken,
+    Read(std::io::Result<usize>),
+    Wrote(std::io::Result<usize>),
+    Datagram(std::io::Result<(usize, SocketAddr)>),
+    Dialed(Result<(Stream, Option<SocketAddr>), doip_transport::Error>),
+    Deadline,
+}
+
+/// The task: runs until every handle is gone or the client is closed.
+pub(super) async fn run(shared: Arc<Shared>, mut link: Link) {
+    let mut buf = vec![0u8; READ_SIZE];
+    let mut datagram = vec![0u8; READ_SIZE];
+    loop {
+        let deadline = {
+            let mut state = shared.lock();
+            if shared.closing.load(Ordering::SeqCst) {
+                state.session.close(Instant::now());
+                link.flush(&mut state);
+                link.drop_connection();
+                deliver(&mut state);
+                state.ended = true;
+                drop(state);
+                shared.arrived.notify_waiters();
+                return;
+            }
+            link.flush(&mut state);
+            deliver(&mut state);
+            state.session.poll_timeout()
+        };
+        shared.arrived.notify_waiters();
+        let Link { conn, reader, writer, udp, dialing, dial: target, .. } = &mut link;
+        let peer = target.peer;
+        let wants_read = reader.is_some() && conn.as_ref().is_some_and(Connection::wants_read);
+        let pending = conn.as_ref().and_then(Connection::pending_output);
+        let input = tokio::select! {
+            () = shared.wake.notified() => Input::Woken,
+            r = read(reader, &mut buf), if wants_read => Input::Read(r),
+            r = write(writer, pending), if pending.is_some() && writer.is_some() => Input::Wrote(r),
+            r = recv(udp.as_ref(), &mut datagram), if udp.is_some() => Input::Datagram(r),
+            r = finish(dialing, peer), if dialing.is_some() => Input::Dialed(r),
+            () = sleep_until(deadline), if deadline.is_some() => Input::Deadline,
+        };
+        let mut state = shared.lock();
+        let now = Instant::now();
+        match input {
+            Input::Woken => {}
+            Input::Read(Ok(0)) => link.disconnected(
+                &mut state,
+                &doip_transport::Error::ClosedByPeer { peer: link.dial.peer },
+            ),
+            Input::Read(Ok(n)) => {
+                link.received(&mut state, buf.get(..n).unwrap_or_default());
+                let refused = link
+                    .conn
+                    .as_ref()
+                    .filter(|c| c.wants_close())
+                    .and_then(Connection::close_reason);
+                if let Some(source) = refused.cloned() {
+                    let error = doip_transport::Error::Protocol { peer: link.dial.peer, source };
+                    link.disconnected(&mut state, &error);
+                }
+            }
+            Input::Read(Err(e)) | Input::Wrote(Err(e)) => {
+                let error = doip_transport::Error::Io { peer: Some(link.dial.peer), source: e };
+                link.disconnected(&mut state, &error);
+            }
+            Input::Wrote(Ok(n)) => {
+                if let Some(conn) = link.conn.as_mut() {
+                    conn.consume_output(n);
+                }
+            }
+            Input::Datagram(Ok((n, from))) => {
+                // Checked as the mio loop checks them: UDP header rules, vendor types allowed.
+                let decoder = doip_proto::DatagramDecoder::new(
+                    HeaderPolicy::udp().with_unknown_payload_types(true),
+                );
+                if let Ok(frame) = decoder.decode(datagram.get(..n).unwrap_or_default()) {
+                    let frame = frame.into_owned();
+                    link.observe_received(TransportKind::Udp, from, &frame);
+                    state.session.handle_datagram(now, from, frame);
+                }
+            }
+            Input::Datagram(Err(e)) => log::debug!("UDP receive failed: {e}"),
+            Input::Dialed(Ok((stream, local))) => {
+                link.dialing = None;
+                link.connected(&mut state, stream, local);
+            }
+            Input::Dialed(Err(e)) => {
+                link.dialing = None;
+                state.session.handle_disconnected(now, &e);
+            }
+            Input::Deadline => state.session.handle_timeout(now),
+        }
+    }
+}
+
+/// Sleeps until `deadline` (`None`: never; the branch is disabled then).
+async fn sleep_until(deadline: Option<Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Hands finished requests to their callers (a caller that went away cancelled already).
+fn deliver(state: &mut State) {
+    while let Some(event) = state.session.poll_event() {
+        if let crate::session::Event::Done { id, result } = event
+            && let Some(reply) = state.replies.remove(&id)
+        {
+            let _ = reply.send(result);
+        }
+    }
+}
