@@ -99,6 +99,20 @@ const COMPARISONS: &[Comparison] = &[
         target: "at least 1.0x the default mode",
     },
     Comparison {
+        group: "tokio_round_trip",
+        ours: "doip_client_tokio",
+        baseline: "tokio_tcp",
+        what: "UDS 3E 00 via doip_client::tokio (current-thread runtime) vs tokio TcpStream ping-pong, same sizes",
+        target: "at least 0.9x plain tokio TCP",
+    },
+    Comparison {
+        group: "thousand_ecus",
+        ours: "tokio_one_thread",
+        baseline: "blocking_tester",
+        what: "1,000 ECUs on 10 entities, one round trip each at once: one runtime thread vs the blocking Tester",
+        target: "(informative: both reported)",
+    },
+    Comparison {
         group: "capture_32mib",
         ours: "decode",
         baseline: "read",
@@ -169,7 +183,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         print_python_modules(&python_figures()?);
         return Ok(());
     }
-    let mut cmd = vec!["bench", "--workspace", "--"];
+    // The tokio driver's benchmark needs its feature.
+    let mut cmd = vec!["bench", "--workspace", "--features", "doip-client/tokio", "--"];
     cmd.extend(args.iter().map(String::as_str));
     let since = SystemTime::now();
     cargo(&cmd)?;
