@@ -8,7 +8,7 @@ use std::cell::Cell;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use doip_client::{
     ActivationType, ClientBuilder, Error, LogicalAddress, Message, PayloadType, ProtocolVersion,
@@ -18,12 +18,9 @@ use pyo3::exceptions::{PyConnectionError, PyRuntimeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyTuple};
 
-use crate::convert::{address, bytes_of, ip, seconds, socket_address};
+use crate::convert::{address, bytes_of, ip, seconds, sliced, socket_address};
 use crate::errors::client_error;
 use crate::messages::{from_fields, to_py};
-
-/// How long one slice of a long wait lasts before Python's signal handlers get a turn.
-const SLICE: Duration = Duration::from_millis(100);
 
 thread_local! {
     /// Set while this thread runs a flash, whose Python callbacks must not call back into
@@ -79,8 +76,8 @@ impl Client {
         }
     }
 
-    /// Waits up to `timeout` (forever: `Duration::MAX`) for `f` in slices of [`SLICE`],
-    /// running Python's signal handlers between them.
+    /// Waits up to `timeout` (forever: `Duration::MAX`) for `f` in slices (see
+    /// [`sliced`]); a closed client is [`Error::Closed`].
     fn wait<T: Send>(
         &self,
         py: Python<'_>,
@@ -90,22 +87,12 @@ impl Client {
         if FLASHING.get() {
             return Err(reentered());
         }
-        let deadline = Instant::now().checked_add(timeout);
-        loop {
-            let left =
-                deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
-            let slice = left.min(SLICE);
-            let result = py.detach(|| {
-                let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-                guard.as_mut().map(|c| f(c, slice))
-            });
-            match result {
-                Some(Ok(value)) => return Ok(value),
-                Some(Err(Error::Timeout { .. })) if left > slice => py.check_signals()?,
-                Some(Err(e)) => return Err(client_error(py, e)),
-                None => return Err(PyConnectionError::new_err("the DoIP client is closed")),
-            }
-        }
+        let peer = self.peer;
+        let result = sliced(py, timeout, |slice| {
+            let mut guard = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            guard.as_mut().map_or(Err(Error::Closed { peer }), |c| f(c, slice))
+        })?;
+        result.map_err(|e| client_error(py, e))
     }
 }
 

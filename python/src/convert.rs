@@ -1,7 +1,7 @@
 //! Python values to Rust ones and back: bytes-likes, addresses, seconds.
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use doip_proto::LogicalAddress;
 use pyo3::exceptions::{PyTypeError, PyValueError};
@@ -79,5 +79,28 @@ pub(crate) fn socket_address(py: Python<'_>, addr: SocketAddr) -> PyResult<Bound
         SocketAddr::V6(a) => (a.ip().to_string(), a.port(), a.flowinfo(), a.scope_id())
             .into_pyobject(py)
             .map(Bound::into_any),
+    }
+}
+
+/// How long one slice of a long wait lasts before Python's signal handlers get a turn.
+const SLICE: Duration = Duration::from_millis(100);
+
+/// Waits up to `timeout` (forever: `Duration::MAX`) for `attempt`, calling it with the GIL
+/// released and a slice of at most 100 ms of the time left; between slices that timed out,
+/// Python's signal handlers run (Ctrl-C). The last slice's timeout is the result when time
+/// is up.
+pub(crate) fn sliced<T: Send>(
+    py: Python<'_>,
+    timeout: Duration,
+    mut attempt: impl FnMut(Duration) -> doip_client::Result<T> + Send,
+) -> PyResult<doip_client::Result<T>> {
+    let deadline = Instant::now().checked_add(timeout);
+    loop {
+        let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
+        let slice = left.min(SLICE);
+        match py.detach(|| attempt(slice)) {
+            Err(doip_client::Error::Timeout { .. }) if left > slice => py.check_signals()?,
+            result => return Ok(result),
+        }
     }
 }

@@ -2,7 +2,6 @@
 //! and `discover` (every responder, which doipclient cannot).
 
 use std::net::{IpAddr, SocketAddr};
-use std::time::{Duration, Instant};
 
 use doip_client::{
     AnnouncementListener, Discovery, Eid, Entity, Error, Message, ProtocolVersion, Vin,
@@ -10,7 +9,7 @@ use doip_client::{
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 
-use crate::convert::{bytes_of, ip, seconds, socket_address};
+use crate::convert::{bytes_of, ip, seconds, sliced, socket_address};
 use crate::errors::client_error;
 
 /// An EID (6 bytes) and a VIN (17 characters or bytes), each optional.
@@ -126,19 +125,11 @@ pub(crate) fn await_vehicle_announcement<'py>(
     let timeout = seconds("timeout", timeout)?;
     let mut listener = AnnouncementListener::bind_on(udp_port, ipv6, source_interface)
         .map_err(|e| client_error(py, e))?;
-    let deadline = Instant::now().checked_add(timeout);
-    loop {
-        let left = deadline.map_or(Duration::MAX, |d| d.saturating_duration_since(Instant::now()));
-        let slice = left.min(Duration::from_millis(100));
-        match py.detach(|| listener.next(slice)) {
-            Ok(found) => return entity(py, &found),
-            Err(Error::Timeout { .. }) if left > slice => py.check_signals()?,
-            Err(Error::Timeout { .. }) => {
-                return Err(pyo3::exceptions::PyTimeoutError::new_err(
-                    "Timed out waiting for Vehicle Announcement broadcast",
-                ));
-            }
-            Err(e) => return Err(client_error(py, e)),
-        }
+    match sliced(py, timeout, |slice| listener.next(slice))? {
+        Ok(found) => entity(py, &found),
+        Err(Error::Timeout { .. }) => Err(pyo3::exceptions::PyTimeoutError::new_err(
+            "Timed out waiting for Vehicle Announcement broadcast",
+        )),
+        Err(e) => Err(client_error(py, e)),
     }
 }

@@ -13,10 +13,12 @@
 
 use std::future::Future;
 use std::hint::black_box;
-use std::net::SocketAddr;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+
+mod plain;
+use plain::plain_peer;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use doip_client::{ClientBuilder, EcuId, Tester};
@@ -36,28 +38,6 @@ fn builder(sim: &SimHandle, ecu: LogicalAddress) -> ClientBuilder {
     ClientBuilder::new(sim.tcp.ip(), ecu).tcp_port(sim.tcp.port()).udp_port(sim.udp.port())
 }
 
-/// A plain peer on its own thread: reads 14 bytes, answers 13 + 14 in two writes, forever.
-fn plain_peer() -> SocketAddr {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            std::thread::spawn(move || {
-                s.set_nodelay(true).expect("nodelay");
-                let mut buf = [0u8; 14];
-                while s.read_exact(&mut buf).is_ok() {
-                    if s.write_all(&[0u8; 13]).is_err() || s.write_all(&[0u8; 14]).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
-}
-
 fn round_trips(c: &mut Criterion) {
     let sim = Simulator::new(&SimConfig::for_tests()).expect("sim").spawn().expect("thread");
     let rt = runtime();
@@ -68,7 +48,7 @@ fn round_trips(c: &mut Criterion) {
         b.iter(|| black_box(rt.block_on(client.request(ECU, &[0x3E, 0x00])).expect("answer")));
     });
     let mut plain = rt.block_on(async {
-        let s = tokio::net::TcpStream::connect(plain_peer()).await.expect("connect");
+        let s = tokio::net::TcpStream::connect(plain_peer(14)).await.expect("connect");
         s.set_nodelay(true).expect("nodelay");
         s
     });

@@ -12,10 +12,13 @@
 
 use std::hint::black_box;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+mod plain;
+use plain::plain_peer;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use doip_client::{Client, ClientBuilder, EcuId, Tester};
@@ -36,28 +39,6 @@ fn client(sim: &SimHandle, tweak: impl FnOnce(ClientBuilder) -> ClientBuilder) -
     tweak(ClientBuilder::new(sim.tcp.ip(), ECU).tcp_port(sim.tcp.port()).udp_port(sim.udp.port()))
         .connect()
         .expect("connect")
-}
-
-/// A plain peer: reads `request` bytes, answers `answer` bytes in two writes (ACK, then
-/// response), forever.
-fn plain_peer(request: usize) -> SocketAddr {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut s) = stream else { return };
-            std::thread::spawn(move || {
-                s.set_nodelay(true).expect("nodelay");
-                let mut buf = vec![0u8; request];
-                while s.read_exact(&mut buf).is_ok() {
-                    if s.write_all(&[0u8; 13]).is_err() || s.write_all(&[0u8; 14]).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    addr
 }
 
 fn plain_client(addr: SocketAddr) -> TcpStream {

@@ -27,6 +27,61 @@ pub(crate) struct Dial {
     pub(crate) tap: Option<FrameTap>,
 }
 
+impl Dial {
+    /// Where a dial goes (the TLS address with its configuration, or TCP_DATA).
+    ///
+    /// # Errors
+    /// [`doip_transport::Error::NotConnected`] for a TLS dial without a TLS configuration.
+    pub(crate) fn target(
+        &self,
+        tls: bool,
+    ) -> Result<(SocketAddr, Option<&TlsClient>), doip_transport::Error> {
+        match (&self.tls, tls) {
+            (Some((peer, config)), true) => Ok((*peer, Some(config))),
+            (None, true) => Err(doip_transport::Error::NotConnected { peer: self.peer }),
+            (_, false) => Ok((self.peer, None)),
+        }
+    }
+
+    /// The local address the UDP socket binds for datagrams to `to`.
+    pub(crate) fn udp_local(&self, to: SocketAddr) -> SocketAddr {
+        let any = if to.is_ipv4() {
+            IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+        } else {
+            IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+        };
+        SocketAddr::new(self.local_ip.unwrap_or(any), 0)
+    }
+
+    /// Shows a frame to the log and the tap.
+    pub(crate) fn observe(
+        &self,
+        sent: bool,
+        transport: TransportKind,
+        local: Option<SocketAddr>,
+        peer: SocketAddr,
+        bytes: &[u8],
+    ) {
+        tap::observe(self.tap.as_ref(), &TappedFrame { sent, transport, local, peer, bytes });
+    }
+
+    /// Shows a received frame, encoded again, when anything looks.
+    pub(crate) fn observe_received(
+        &self,
+        transport: TransportKind,
+        local: Option<SocketAddr>,
+        peer: SocketAddr,
+        frame: &doip_proto::Frame<'_>,
+    ) {
+        if tap::wanted(self.tap.as_ref()) {
+            let mut bytes = Vec::with_capacity(8 + frame.header.payload_length as usize);
+            if frame.encode(&mut bytes).is_ok() {
+                self.observe(false, transport, local, peer, &bytes);
+            }
+        }
+    }
+}
+
 /// A session and the endpoints it uses on one loop.
 #[derive(Debug)]
 pub(crate) struct Wire {
@@ -46,35 +101,11 @@ impl Wire {
         Self { session, dial, tcp: None, udp: None, sends: HashMap::new(), local: None }
     }
 
-    /// Shows a frame to the log and the tap.
-    fn observe(
-        &self,
-        event_loop: &EventLoop,
-        sent: bool,
-        transport: TransportKind,
-        peer: SocketAddr,
-        bytes: &[u8],
-    ) {
-        let local = match transport {
+    /// This end's address on `transport`, for the tap.
+    fn local(&self, event_loop: &EventLoop, transport: TransportKind) -> Option<SocketAddr> {
+        match transport {
             TransportKind::Tcp => self.local,
             TransportKind::Udp => self.udp.and_then(|h| event_loop.local_addr(h).ok()),
-        };
-        tap::observe(self.dial.tap.as_ref(), &TappedFrame { sent, transport, local, peer, bytes });
-    }
-
-    /// Shows a received frame, encoded again, when anything looks.
-    fn observe_received(
-        &self,
-        event_loop: &EventLoop,
-        transport: TransportKind,
-        peer: SocketAddr,
-        frame: &doip_proto::Frame<'_>,
-    ) {
-        if tap::wanted(self.dial.tap.as_ref()) {
-            let mut bytes = Vec::with_capacity(8 + frame.header.payload_length as usize);
-            if frame.encode(&mut bytes).is_ok() {
-                self.observe(event_loop, false, transport, peer, &bytes);
-            }
         }
     }
 
@@ -94,10 +125,12 @@ impl Wire {
         let now = Instant::now();
         match &event {
             Event::Message { handle, frame } if Some(*handle) == self.tcp => {
-                self.observe_received(event_loop, TransportKind::Tcp, self.dial.peer, frame);
+                let local = self.local(event_loop, TransportKind::Tcp);
+                self.dial.observe_received(TransportKind::Tcp, local, self.dial.peer, frame);
             }
             Event::Datagram { handle, from, frame } if Some(*handle) == self.udp => {
-                self.observe_received(event_loop, TransportKind::Udp, *from, frame);
+                let local = self.local(event_loop, TransportKind::Udp);
+                self.dial.observe_received(TransportKind::Udp, local, *from, frame);
             }
             _ => {}
         }
@@ -164,7 +197,8 @@ impl Wire {
                 }
                 Transmit::Tcp { bytes, request } => {
                     if self.tcp.is_some() {
-                        self.observe(event_loop, true, TransportKind::Tcp, self.dial.peer, &bytes);
+                        let local = self.local(event_loop, TransportKind::Tcp);
+                        self.dial.observe(true, TransportKind::Tcp, local, self.dial.peer, &bytes);
                     }
                     let sent = match self.tcp {
                         Some(handle) => event_loop.send_raw(handle, bytes),
@@ -196,10 +230,9 @@ impl Wire {
         tls: bool,
     ) -> Result<Handle, doip_transport::Error> {
         let options = self.dial.options.clone();
-        match (&self.dial.tls, tls) {
-            (Some((peer, config)), true) => event_loop.connect(*peer, options.tls(config.clone())),
-            (None, true) => Err(doip_transport::Error::NotConnected { peer: self.dial.peer }),
-            (_, false) => event_loop.connect(self.dial.peer, options),
+        match self.dial.target(tls)? {
+            (peer, Some(config)) => event_loop.connect(peer, options.tls(config.clone())),
+            (peer, None) => event_loop.connect(peer, options),
         }
     }
 
@@ -212,19 +245,15 @@ impl Wire {
         let handle = if let Some(h) = self.udp {
             h
         } else {
-            let ip = self.dial.local_ip.unwrap_or(if to.is_ipv4() {
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-            } else {
-                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-            });
-            let options = UdpOptions::new(SocketAddr::new(ip, 0))
+            let options = UdpOptions::new(self.dial.udp_local(to))
                 .answer_nacks(false)
                 .policy(HeaderPolicy::udp().with_unknown_payload_types(true));
             let h = event_loop.bind_udp(options)?;
             self.udp = Some(h);
             h
         };
-        self.observe(event_loop, true, TransportKind::Udp, to, &bytes);
+        let local = self.local(event_loop, TransportKind::Udp);
+        self.dial.observe(true, TransportKind::Udp, local, to, &bytes);
         event_loop.send_to_raw(handle, to, bytes)
     }
 

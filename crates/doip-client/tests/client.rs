@@ -1,32 +1,23 @@
 //! The tester API against the simulator on loopback.
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
+mod common;
+
 use std::io::{Read, Write};
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
+use common::{builder, start, vin_answer};
 use doip_client::{ClientBuilder, Discovery, Error, TlsClient, TransportKind};
 use doip_proto::{
     ActivationType, DiagnosticNackCode, LogicalAddress, Message, NodeType, PayloadType, PowerMode,
     ProtocolVersion, RoutingActivationRequest, RoutingActivationResponseCode as Code,
 };
-use doip_sim::{Faults, PendingReply, SimConfig, SimHandle, Simulator};
+use doip_sim::{Faults, PendingReply, SimConfig};
 
 const GATEWAY: LogicalAddress = LogicalAddress(0x4010);
 const ENGINE: LogicalAddress = LogicalAddress(0x4011);
 const VIN: &str = "WDOIPRS0000000001";
-
-fn start(config: &SimConfig) -> SimHandle {
-    Simulator::new(config).unwrap().spawn().unwrap()
-}
-
-fn builder(sim: &SimHandle, ecu: LogicalAddress) -> ClientBuilder {
-    ClientBuilder::new(sim.tcp.ip(), ecu).tcp_port(sim.tcp.port()).udp_port(sim.udp.port())
-}
-
-fn vin_answer() -> Vec<u8> {
-    [&[0x62, 0xF1, 0x90][..], VIN.as_bytes()].concat()
-}
 
 #[test]
 fn connect_activate_and_read_the_vin() {

@@ -2,30 +2,21 @@
 #![cfg(feature = "tokio")]
 #![allow(clippy::unwrap_used)] // test helpers fail loudly
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Duration;
 
+use common::{builder, start, vin_answer};
 use doip_client::tokio::Client;
-use doip_client::{ClientBuilder, Discovery, Error, TlsClient, TransportKind};
+use doip_client::{Discovery, Error, TlsClient, TransportKind};
 use doip_proto::{ActivationType, LogicalAddress, Message, NodeType, PowerMode};
-use doip_sim::{EcuConfig, Faults, SimConfig, SimHandle, Simulator, TlsFiles};
+use doip_sim::{EcuConfig, Faults, SimConfig, SimHandle, TlsFiles};
 
 const GATEWAY: LogicalAddress = LogicalAddress(0x4010);
 const ENGINE: LogicalAddress = LogicalAddress(0x4011);
 const BRAKES: LogicalAddress = LogicalAddress(0x4012);
 const VIN: &str = "WDOIPRS0000000001";
-
-fn start(config: &SimConfig) -> SimHandle {
-    Simulator::new(config).unwrap().spawn().unwrap()
-}
-
-fn builder(sim: &SimHandle, ecu: LogicalAddress) -> ClientBuilder {
-    ClientBuilder::new(sim.tcp.ip(), ecu).tcp_port(sim.tcp.port()).udp_port(sim.udp.port())
-}
-
-fn vin_answer() -> Vec<u8> {
-    [&[0x62, 0xF1, 0x90][..], VIN.as_bytes()].concat()
-}
 
 #[tokio::test]
 async fn every_operation() {

@@ -4,7 +4,7 @@
 //! does for the mio loop. Protocol decisions are the session's.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,7 +17,6 @@ use tokio::net::{TcpSocket, UdpSocket};
 
 use super::{Shared, State};
 use crate::session::{RequestId, Transmit, TransportKind};
-use crate::tap::{self, TappedFrame};
 use crate::wire::Dial;
 
 /// A byte stream: TCP, or TLS over TCP.
@@ -75,25 +74,11 @@ impl Link {
         }
     }
 
-    fn observe(&self, sent: bool, transport: TransportKind, peer: SocketAddr, bytes: &[u8]) {
-        let local = match transport {
+    /// This end's address on `transport`, for the tap.
+    fn local(&self, transport: TransportKind) -> Option<SocketAddr> {
+        match transport {
             TransportKind::Tcp => self.local,
             TransportKind::Udp => self.udp.as_ref().and_then(|u| u.local_addr().ok()),
-        };
-        tap::observe(self.dial.tap.as_ref(), &TappedFrame { sent, transport, local, peer, bytes });
-    }
-
-    fn observe_received(
-        &self,
-        transport: TransportKind,
-        peer: SocketAddr,
-        frame: &doip_proto::Frame<'_>,
-    ) {
-        if tap::wanted(self.dial.tap.as_ref()) {
-            let mut bytes = Vec::new();
-            if frame.encode(&mut bytes).is_ok() {
-                self.observe(false, transport, peer, &bytes);
-            }
         }
     }
 
@@ -104,7 +89,7 @@ impl Link {
             match transmit {
                 Transmit::Connect { tls } => {
                     self.dialing = Some(Box::pin(dial(
-                        self.target(tls),
+                        self.dial.target(tls).map(|(peer, tls)| (peer, tls.cloned())),
                         self.dial.local_ip,
                         self.connect_timeout,
                     )));
@@ -112,7 +97,8 @@ impl Link {
                 Transmit::Close => self.drop_connection(),
                 Transmit::Tcp { bytes, request } => {
                     if self.conn.is_some() {
-                        self.observe(true, TransportKind::Tcp, self.dial.peer, &bytes);
+                        let local = self.local(TransportKind::Tcp);
+                        self.dial.observe(true, TransportKind::Tcp, local, self.dial.peer, &bytes);
                     }
                     let sent = match self.conn.as_mut() {
                         Some(conn) => conn.send_raw(bytes),
@@ -138,29 +124,15 @@ impl Link {
         }
     }
 
-    /// Where a dial goes, and with which TLS configuration.
-    fn target(&self, tls: bool) -> Result<(SocketAddr, Option<TlsClient>), doip_transport::Error> {
-        match (&self.dial.tls, tls) {
-            (Some((peer, config)), true) => Ok((*peer, Some(config.clone()))),
-            (None, true) => Err(doip_transport::Error::NotConnected { peer: self.dial.peer }),
-            (_, false) => Ok((self.dial.peer, None)),
-        }
-    }
-
     fn send_datagram(&mut self, to: SocketAddr, bytes: &[u8]) -> Result<(), doip_transport::Error> {
         let io = |source| doip_transport::Error::Io { peer: Some(to), source };
         if self.udp.is_none() {
-            let ip = self.dial.local_ip.unwrap_or(if to.is_ipv4() {
-                IpAddr::V4(Ipv4Addr::UNSPECIFIED)
-            } else {
-                IpAddr::V6(Ipv6Addr::UNSPECIFIED)
-            });
-            let socket = std::net::UdpSocket::bind(SocketAddr::new(ip, 0)).map_err(io)?;
+            let socket = std::net::UdpSocket::bind(self.dial.udp_local(to)).map_err(io)?;
             socket.set_nonblocking(true).map_err(io)?;
             self.udp_send = Some(socket.try_clone().map_err(io)?);
             self.udp = Some(UdpSocket::from_std(socket).map_err(io)?);
         }
-        self.observe(true, TransportKind::Udp, to, bytes);
+        self.dial.observe(true, TransportKind::Udp, self.local(TransportKind::Udp), to, bytes);
         match &self.udp_send {
             Some(udp) => udp.send_to(bytes, to).map(drop).map_err(io),
             None => Err(doip_transport::Error::NotConnected { peer: to }),
@@ -224,7 +196,8 @@ impl Link {
         }
         let now = Instant::now();
         for frame in frames {
-            self.observe_received(TransportKind::Tcp, self.dial.peer, &frame);
+            let local = self.local(TransportKind::Tcp);
+            self.dial.observe_received(TransportKind::Tcp, local, self.dial.peer, &frame);
             state.session.handle_frame(now, frame);
         }
     }
@@ -389,7 +362,8 @@ pub(super) async fn run(shared: Arc<Shared>, mut link: Link) {
                 );
                 if let Ok(frame) = decoder.decode(datagram.get(..n).unwrap_or_default()) {
                     let frame = frame.into_owned();
-                    link.observe_received(TransportKind::Udp, from, &frame);
+                    let local = link.local(TransportKind::Udp);
+                    link.dial.observe_received(TransportKind::Udp, local, from, &frame);
                     state.session.handle_datagram(now, from, frame);
                 }
             }

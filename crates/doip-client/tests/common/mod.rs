@@ -113,6 +113,24 @@ pub(crate) fn vin_answer() -> Vec<u8> {
     [&[0x62, 0xF1, 0x90][..], VIN].concat()
 }
 
+// ---------------------------------------------------------------------------------------------
+// The simulator, for tests against a well-behaved entity.
+
+/// A doip-sim entity of `config` on its own thread.
+pub(crate) fn start(config: &doip_sim::SimConfig) -> doip_sim::SimHandle {
+    doip_sim::Simulator::new(config).unwrap().spawn().unwrap()
+}
+
+/// A client builder for ECU `ecu` behind `sim`, on its ports.
+pub(crate) fn builder(
+    sim: &doip_sim::SimHandle,
+    ecu: doip_proto::LogicalAddress,
+) -> doip_client::ClientBuilder {
+    doip_client::ClientBuilder::new(sim.tcp.ip(), ecu)
+        .tcp_port(sim.tcp.port())
+        .udp_port(sim.udp.port())
+}
+
 /// `22 F1 90`: ReadDataByIdentifier VIN.
 pub(crate) const READ_VIN: [u8; 3] = [0x22, 0xF1, 0x90];
 /// `50 03 00 32 01 F4`: the positive answer to `10 03`.
