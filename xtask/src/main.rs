@@ -176,7 +176,9 @@ fn ci(skip_tests: bool, fuzz_seconds: u64, soak_minutes: f64) -> Result<()> {
     if !skip_tests {
         cargo(&["test", "--workspace"])?;
     }
+    // The optional features' tests (the tokio driver, and UDS over it).
     cargo(&["test", "-p", "doip-client", "--all-features"])?;
+    cargo(&["test", "-p", "doip-uds", "--all-features"])?;
     run(Command::new("cargo")
         .args(["doc", "--workspace", "--no-deps", "--all-features"])
         .env("RUSTDOCFLAGS", "-D warnings"))?;

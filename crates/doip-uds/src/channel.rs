@@ -1,7 +1,9 @@
 //! [`Channel`]: what [`crate::UdsClient`] needs from a transport — one request, its final
-//! answer — so that DoIP ([`doip_client::Client`], [`EcuChannel`]) and anything else (an
-//! async driver, ISO-TP) can carry UDS.
+//! answer — so that DoIP ([`doip_client::Client`], [`EcuChannel`]) and anything else (ISO-TP)
+//! can carry UDS; [`AsyncChannel`] is the same for [`crate::AsyncUdsClient`] on an async
+//! runtime (the tokio driver's implementations are in `doip_uds::tokio`, feature `tokio`).
 
+use std::future::Future;
 use std::time::Duration;
 
 use doip_client::{Client, LogicalAddress, UdsTiming};
@@ -39,6 +41,11 @@ pub trait Channel {
         let _ = every;
         Ok(false)
     }
+
+    /// Waits `duration` (the security-access delay): the thread sleeps.
+    fn delay(&mut self, duration: Duration) {
+        std::thread::sleep(duration);
+    }
 }
 
 impl<C: Channel + ?Sized> Channel for &mut C {
@@ -52,6 +59,60 @@ impl<C: Channel + ?Sized> Channel for &mut C {
 
     fn keep_alive(&mut self, every: Option<Duration>) -> Result<bool> {
         (**self).keep_alive(every)
+    }
+
+    fn delay(&mut self, duration: Duration) {
+        (**self).delay(duration);
+    }
+}
+
+/// [`Channel`] for async runtimes: requests are futures, waits are the runtime's timers.
+/// The futures are `Send`, so an [`crate::AsyncUdsClient`] can run in a spawned task.
+pub trait AsyncChannel {
+    /// Sends `request` and resolves to the ECU's final answer, as [`Channel::request`].
+    /// Dropping the future gives up the request; a late answer must not reach the next one.
+    ///
+    /// # Errors
+    /// As [`Channel::request`].
+    fn request(&mut self, request: &[u8]) -> impl Future<Output = Result<Vec<u8>>> + Send;
+
+    /// As [`Channel::set_timing`].
+    ///
+    /// # Errors
+    /// The transport's.
+    fn set_timing(&mut self, timing: Option<UdsTiming>) -> Result<()> {
+        let _ = timing;
+        Ok(())
+    }
+
+    /// As [`Channel::keep_alive`]; the keeper runs without the caller awaiting anything.
+    ///
+    /// # Errors
+    /// The transport's.
+    fn keep_alive(&mut self, every: Option<Duration>) -> Result<bool> {
+        let _ = every;
+        Ok(false)
+    }
+
+    /// Waits `duration` on the runtime's timer (never blocking its thread).
+    fn delay(&mut self, duration: Duration) -> impl Future<Output = ()> + Send;
+}
+
+impl<C: AsyncChannel> AsyncChannel for &mut C {
+    fn request(&mut self, request: &[u8]) -> impl Future<Output = Result<Vec<u8>>> + Send {
+        (**self).request(request)
+    }
+
+    fn set_timing(&mut self, timing: Option<UdsTiming>) -> Result<()> {
+        (**self).set_timing(timing)
+    }
+
+    fn keep_alive(&mut self, every: Option<Duration>) -> Result<bool> {
+        (**self).keep_alive(every)
+    }
+
+    fn delay(&mut self, duration: Duration) -> impl Future<Output = ()> + Send {
+        (**self).delay(duration)
     }
 }
 

@@ -10,6 +10,9 @@
 //!   SecurityAccess with a [`KeyAlgorithm`], CommunicationControl, TesterPresent,
 //!   Read/WriteDataByIdentifier, RoutineControl, Clear/ReadDTCInformation,
 //!   ControlDTCSetting, Read/WriteMemoryByAddress, downloads and uploads.
+//! - [`AsyncUdsClient`]: the same services as futures over an [`AsyncChannel`]; feature
+//!   `tokio` makes doip-client's tokio driver one (`doip_uds::tokio`). Both clients are
+//!   expanded from one definition, so they cannot drift apart.
 //! - [`Flasher`]: programming session → security → erase → per segment RequestDownload /
 //!   TransferData / RequestTransferExit → check → reset, as reorderable [`Step`]s.
 //! - [`Image`]: Intel HEX, S-record or binary files as segments.
@@ -47,9 +50,11 @@ mod image;
 mod nrc;
 mod security;
 mod service;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 
-pub use channel::{Channel, EcuChannel};
-pub use client::{TransferSummary, UdsClient, UdsOptions};
+pub use channel::{AsyncChannel, Channel, EcuChannel};
+pub use client::{AsyncUdsClient, TransferSummary, UdsClient, UdsOptions};
 pub use codec::{
     DidLengths, Dtc, DtcCount, DtcList, DtcRecords, DtcStatus, MemoryFormat, SessionAnswer,
     TransferParameters,
