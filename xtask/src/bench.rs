@@ -109,7 +109,7 @@ const COMPARISONS: &[Comparison] = &[
         group: "thousand_ecus",
         ours: "tokio_one_thread",
         baseline: "blocking_tester",
-        what: "1,000 ECUs on 10 entities, one round trip each at once: one runtime thread vs the blocking Tester",
+        what: "1,000 ECUs on 10 entities x 100 round trips each, all ECUs at once: one runtime thread vs the blocking Tester",
         target: "(informative: both reported)",
     },
     Comparison {
