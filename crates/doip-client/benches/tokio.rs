@@ -2,7 +2,8 @@
 //! in the same run (`cargo xtask bench` prints ratios):
 //!
 //! - `tokio_round_trip`: TesterPresent 3E 00 → ACK + 7E 00 through `doip_client::tokio` on a
-//!   current-thread runtime vs plain tokio `TcpStream` ping-pong of the same sizes.
+//!   current-thread runtime vs plain tokio `TcpStream` ping-pong of the same sizes, both run
+//!   in a spawned task (as a service runs them), and again each round trip its own `block_on`.
 //! - `thousand_ecus`: 1,000 ECUs (ten entities with a hundred each) × 100 round trips each,
 //!   every ECU at once (one request per ECU in flight) on one runtime thread, vs the blocking
 //!   `Tester` doing the same on one thread, in rounds (every ECU's request started, then every
@@ -15,7 +16,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 mod plain;
 use plain::plain_peer;
@@ -40,22 +41,61 @@ fn builder(sim: &SimHandle, ecu: LogicalAddress) -> ClientBuilder {
     ClientBuilder::new(sim.tcp.ip(), ecu).tcp_port(sim.tcp.port()).udp_port(sim.udp.port())
 }
 
+/// Times `iters` round trips run by `body` in a task spawned on `rt`, as a service runs its
+/// requests. (A `block_on` future is woken through the runtime's eventfd, a spawned task from
+/// the run queue: the `_block_on` functions measure that harness too.)
+fn in_task<T: Send + 'static>(
+    rt: &tokio::runtime::Runtime,
+    body: impl Future<Output = T> + Send + 'static,
+) -> T {
+    rt.block_on(rt.spawn(body)).expect("task")
+}
+
 fn round_trips(c: &mut Criterion) {
     let sim = Simulator::new(&SimConfig::for_tests()).expect("sim").spawn().expect("thread");
     let rt = runtime();
     let client = rt.block_on(builder(&sim, ECU).connect_tokio()).expect("connect");
-    let mut g = c.benchmark_group("tokio_round_trip");
-    g.throughput(Throughput::Elements(1));
-    g.bench_function("doip_client_tokio", |b| {
-        b.iter(|| black_box(rt.block_on(client.request(ECU, &[0x3E, 0x00])).expect("answer")));
-    });
-    let mut plain = rt.block_on(async {
+    let mut plain = Some(rt.block_on(async {
         let s = tokio::net::TcpStream::connect(plain_peer(14)).await.expect("connect");
         s.set_nodelay(true).expect("nodelay");
         s
+    }));
+    let mut g = c.benchmark_group("tokio_round_trip");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("doip_client_tokio", |b| {
+        b.iter_custom(|iters| {
+            let client = client.clone();
+            in_task(&rt, async move {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    black_box(client.request(ECU, &[0x3E, 0x00]).await.expect("answer"));
+                }
+                start.elapsed()
+            })
+        });
     });
-    let mut answer = [0u8; 27];
     g.bench_function("tokio_tcp", |b| {
+        b.iter_custom(|iters| {
+            let mut s = plain.take().expect("stream");
+            let (s, took) = in_task(&rt, async move {
+                let mut answer = [0u8; 27];
+                let start = Instant::now();
+                for _ in 0..iters {
+                    s.write_all(&[0u8; 14]).await.expect("write");
+                    s.read_exact(&mut answer).await.expect("read");
+                }
+                (s, start.elapsed())
+            });
+            plain = Some(s);
+            took
+        });
+    });
+    g.bench_function("doip_client_tokio_block_on", |b| {
+        b.iter(|| black_box(rt.block_on(client.request(ECU, &[0x3E, 0x00])).expect("answer")));
+    });
+    let mut plain = plain.expect("stream");
+    let mut answer = [0u8; 27];
+    g.bench_function("tokio_tcp_block_on", |b| {
         b.iter(|| {
             rt.block_on(async {
                 plain.write_all(&[0u8; 14]).await.expect("write");
