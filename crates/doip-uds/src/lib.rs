@@ -14,7 +14,8 @@
 //!   `tokio` makes doip-client's tokio driver one (`doip_uds::tokio`). Both clients are
 //!   expanded from one definition, so they cannot drift apart.
 //! - [`Flasher`]: programming session → security → erase → per segment RequestDownload /
-//!   TransferData / RequestTransferExit → check → reset, as reorderable [`Step`]s.
+//!   TransferData / RequestTransferExit → check → reset, as reorderable [`Step`]s;
+//!   [`AsyncFlasher`] runs them over an [`AsyncUdsClient`].
 //! - [`Image`]: Intel HEX, S-record or binary files as segments.
 //! - [`Nrc`], [`ServiceId`] and the sub-function tables: open enums (unknown values kept).
 //!
@@ -60,7 +61,7 @@ pub use codec::{
     TransferParameters,
 };
 pub use error::{Error, Result};
-pub use flash::{CHECK_MEMORY, ERASE_MEMORY, FlashReport, Flasher, Progress, Step};
+pub use flash::{AsyncFlasher, CHECK_MEMORY, ERASE_MEMORY, FlashReport, Flasher, Progress, Step};
 pub use image::{Image, ImageError, ImageFormat, Segment};
 pub use nrc::Nrc;
 pub use security::{KeyAlgorithm, XorKey};

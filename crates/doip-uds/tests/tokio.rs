@@ -13,7 +13,8 @@ use doip_proto::Message;
 use doip_sim::{Responder, SimConfig, SimHandle, Simulator};
 use doip_uds::tokio::EcuChannel;
 use doip_uds::{
-    AsyncUdsClient, CommunicationControlType, Dtc, Nrc, ResetType, SessionType, UdsOptions, XorKey,
+    AsyncFlasher, AsyncUdsClient, CommunicationControlType, Dtc, Image, Nrc, ResetType, Segment,
+    SessionType, Step, UdsOptions, XorKey,
 };
 
 const ENGINE: LogicalAddress = LogicalAddress(0x4011);
@@ -140,6 +141,56 @@ async fn two_ecus_on_one_connection_from_spawned_tasks_download_and_read_back() 
     // The default-ECU channel: the client handle itself.
     let mut uds = AsyncUdsClient::new(client);
     assert_eq!(uds.read_memory_by_address(0x0001_0000, 4).await.unwrap(), data[..4]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_ecus_of_one_connection_are_flashed_at_once_by_async_flashers_in_spawned_tasks() {
+    let sim = start(Responder::new(VIN).with_security(KEY, 3, Duration::from_secs(1)));
+    let client = connect(&sim).await;
+    let image = Arc::new(
+        Image::from_segments(vec![
+            Segment { address: 0x0800_0000, data: (0..10_000u32).map(|i| i as u8).collect() },
+            Segment { address: 0x0801_0000, data: vec![0xA5; 5000] },
+        ])
+        .unwrap(),
+    );
+    // No reset: the simulator drops the connection on one, and both flashes share it.
+    let steps = |security: bool| {
+        let mut steps = vec![Step::Session(SessionType::Programming)];
+        steps.extend(security.then_some(Step::SecurityAccess(1)));
+        steps.extend([Step::Erase, Step::Download, Step::Check]);
+        steps
+    };
+    let tasks = [(ENGINE, true), (BRAKES, false)].map(|(ecu, security)| {
+        let (channel, image, steps) = (EcuChannel::new(client.clone(), ecu), image.clone(), steps);
+        tokio::spawn(async move {
+            let mut uds = AsyncUdsClient::with_options(channel, options());
+            let mut key = XorKey::from_u32(KEY);
+            let mut seen = Vec::new();
+            let mut flasher = AsyncFlasher::new(&image)
+                .steps(steps(security))
+                .on_progress(|p| seen.push((p.step, p.bytes_done)));
+            if security {
+                flasher = flasher.security(1, &mut key);
+            }
+            let report = flasher.run(&mut uds).await.unwrap();
+            let mut back = Vec::new();
+            for segment in image.segments() {
+                back.push(uds.upload(segment.address, segment.data.len() as u64).await.unwrap());
+            }
+            (report, seen, back)
+        })
+    });
+    // The engine grants 4093-byte blocks, the brakes 64-byte ones.
+    for (task, blocks) in tasks.into_iter().zip([3 + 2, 157 + 79]) {
+        let (report, seen, back) = task.await.unwrap();
+        assert_eq!((report.bytes, report.segments, report.blocks), (15_000, 2, blocks));
+        assert!(seen.iter().any(|s| s.0 == "check routine"), "{seen:?}");
+        assert!(seen.windows(2).all(|w| w[0].1 <= w[1].1), "progress goes forward");
+        assert_eq!(seen.last().unwrap().1, 15_000);
+        let data: Vec<_> = image.segments().iter().map(|s| s.data.clone()).collect();
+        assert!(back == data, "read back differs");
+    }
 }
 
 #[tokio::test]
