@@ -273,6 +273,8 @@ impl ClientBuilder {
         let mut options = ConnectOptions::default()
             .connect_timeout(self.connect_timeout)
             .version(config.version)
+            .policy(Dial::tcp_policy())
+            .max_queued_bytes(Dial::TCP_QUEUE_LIMIT)
             .tester_address(config.tester);
         if let Some(ip) = self.client_ip_address {
             options = options.bind(SocketAddr::new(ip, 0));

@@ -28,6 +28,15 @@ pub(crate) struct Dial {
 }
 
 impl Dial {
+    /// What either driver queues on one TCP connection before sends fail with `QueueFull`.
+    pub(crate) const TCP_QUEUE_LIMIT: usize = 16 << 20;
+
+    /// How either driver checks received TCP headers: vendor payload types are delivered
+    /// (as unsolicited frames, or to `read_doip`), not refused.
+    pub(crate) fn tcp_policy() -> HeaderPolicy {
+        HeaderPolicy::tcp().with_unknown_payload_types(true)
+    }
+
     /// Where a dial goes (the TLS address with its configuration, or TCP_DATA).
     ///
     /// # Errors

@@ -15,8 +15,8 @@ use doip_transport::{Connection, ConnectionEvent, Role, SendId, TlsClient};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadHalf, WriteHalf};
 use tokio::net::{TcpSocket, UdpSocket};
 
-use super::{Shared, State};
-use crate::session::{RequestId, Transmit, TransportKind};
+use super::{Shared, State, now};
+use crate::session::{Event, RequestId, Transmit, TransportKind};
 use crate::wire::Dial;
 
 /// A byte stream: TCP, or TLS over TCP.
@@ -24,13 +24,19 @@ trait Io: AsyncRead + AsyncWrite + Send + Unpin {}
 impl<T: AsyncRead + AsyncWrite + Send + Unpin> Io for T {}
 
 type Stream = Box<dyn Io>;
-type Dialed = Result<(Stream, Option<SocketAddr>), doip_transport::Error>;
+type Dialed = Result<Opened, doip_transport::Error>;
 type Dialing = Pin<Box<dyn Future<Output = Dialed> + Send>>;
 
 /// The largest read (and datagram) taken at once.
 const READ_SIZE: usize = 64 * 1024;
-/// What callers may queue on one connection before sends fail with `QueueFull`.
-const QUEUE_LIMIT: usize = 4 << 20;
+
+/// A dialed connection.
+struct Opened {
+    stream: Stream,
+    local: Option<SocketAddr>,
+    /// TLS: what `write` accepted may wait inside rustls until a flush.
+    tls: bool,
+}
 
 /// How to reach the entity, and the connection when there is one.
 pub(super) struct Link {
@@ -46,9 +52,13 @@ pub(super) struct Link {
     /// The same UDP socket, for sending without waiting for readiness (a datagram is sent
     /// whole or not at all).
     udp_send: Option<std::net::UdpSocket>,
-    /// The transport ids of requests written on this connection.
-    sends: HashMap<SendId, RequestId>,
+    /// The transport ids of unfinished requests written on this connection.
+    sends: HashMap<RequestId, SendId>,
     local: Option<SocketAddr>,
+    /// The connection is TLS.
+    tls: bool,
+    /// TLS bytes were written since the last flush.
+    needs_flush: bool,
 }
 
 impl Link {
@@ -71,6 +81,8 @@ impl Link {
             udp_send: None,
             sends: HashMap::new(),
             local: None,
+            tls: false,
+            needs_flush: false,
         }
     }
 
@@ -85,7 +97,7 @@ impl Link {
     /// Does what the session asks, in order.
     fn flush(&mut self, state: &mut State) {
         while let Some(transmit) = state.session.poll_transmit() {
-            let now = Instant::now();
+            let now = now();
             match transmit {
                 Transmit::Connect { tls } => {
                     self.dialing = Some(Box::pin(dial(
@@ -106,7 +118,7 @@ impl Link {
                     };
                     match (sent, request) {
                         (Ok(id), Some(request)) => {
-                            self.sends.insert(id, request);
+                            self.sends.insert(request, id);
                             state.session.handle_sent(now, request);
                         }
                         (Ok(_), None) => {}
@@ -145,16 +157,19 @@ impl Link {
         self.writer = None;
         self.dialing = None;
         self.sends.clear();
+        self.needs_flush = false;
     }
 
     /// The connection ended with `error`: what was not written is reported unsent (it may
     /// be retried), then the loss.
     fn disconnected(&mut self, state: &mut State, error: &doip_transport::Error) {
-        let now = Instant::now();
+        let now = now();
         if let Some(conn) = self.conn.as_mut() {
+            let requests: HashMap<SendId, RequestId> =
+                self.sends.drain().map(|(request, id)| (id, request)).collect();
             for outgoing in conn.take_unsent() {
-                if let Some(request) = outgoing.id.and_then(|id| self.sends.remove(&id)) {
-                    state.session.handle_unsent(now, request);
+                if let Some(request) = outgoing.id.and_then(|id| requests.get(&id)) {
+                    state.session.handle_unsent(now, *request);
                 }
             }
         }
@@ -162,21 +177,49 @@ impl Link {
         state.session.handle_disconnected(now, error);
     }
 
-    fn connected(&mut self, state: &mut State, stream: Stream, local: Option<SocketAddr>) {
+    fn connected(&mut self, state: &mut State, opened: Opened) {
         let mut conn = Connection::new(
             self.dial.peer,
             Role::Tester,
             self.version,
-            HeaderPolicy::tcp(),
-            QUEUE_LIMIT,
+            Dial::tcp_policy(),
+            Dial::TCP_QUEUE_LIMIT,
         );
         conn.set_tester_address(self.tester);
-        let (reader, writer) = tokio::io::split(stream);
+        let (reader, writer) = tokio::io::split(opened.stream);
         self.conn = Some(conn);
         self.reader = Some(reader);
         self.writer = Some(writer);
-        self.local = local;
-        state.session.handle_connected(Instant::now());
+        self.local = opened.local;
+        self.tls = opened.tls;
+        state.session.handle_connected(now());
+    }
+
+    /// Closes the connection once a refused header's NACK is out, as the spec requires
+    /// (the mio loop does the same after its writes).
+    fn close_if_refused(&mut self, state: &mut State) {
+        let refused = self
+            .conn
+            .as_ref()
+            .filter(|c| c.wants_close() && !self.needs_flush)
+            .and_then(Connection::close_reason);
+        if let Some(source) = refused.cloned() {
+            let error = doip_transport::Error::Protocol { peer: self.dial.peer, source };
+            self.disconnected(state, &error);
+        }
+    }
+
+    /// Hands finished requests to their callers (a caller that went away cancelled already)
+    /// and forgets their transport ids.
+    fn deliver(&mut self, state: &mut State) {
+        while let Some(event) = state.session.poll_event() {
+            if let Event::Done { id, result } = event {
+                self.sends.remove(&id);
+                if let Some(reply) = state.replies.remove(&id) {
+                    let _ = reply.send(result);
+                }
+            }
+        }
     }
 
     /// Bytes read from the connection: every whole frame to the session.
@@ -194,7 +237,7 @@ impl Link {
                 _ => {}
             }
         }
-        let now = Instant::now();
+        let now = now();
         for frame in frames {
             let local = self.local(TransportKind::Tcp);
             self.dial.observe_received(TransportKind::Tcp, local, self.dial.peer, &frame);
@@ -233,7 +276,7 @@ async fn dial(
     .map_err(io)?;
     stream.set_nodelay(true).map_err(io)?;
     let local = stream.local_addr().ok();
-    let Some(tls) = tls else { return Ok((Box::new(stream), local)) };
+    let Some(tls) = tls else { return Ok(Opened { stream: Box::new(stream), local, tls: false }) };
     let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
     let handshake = connector.connect(tls.server_name.clone(), stream);
     let stream = match deadline {
@@ -244,7 +287,7 @@ async fn dial(
         Some(tls) => doip_transport::Error::Tls { peer, source: tls.clone() },
         None => io(e),
     })?;
-    Ok((Box::new(stream), local))
+    Ok(Opened { stream: Box::new(stream), local, tls: true })
 }
 
 /// Reads into `buf` (the branch is enabled only with a reader).
@@ -255,13 +298,15 @@ async fn read(reader: &mut Option<ReadHalf<Stream>>, buf: &mut [u8]) -> std::io:
     }
 }
 
-/// Writes what the connection has pending.
+/// Writes what the connection has pending (`Some(written)`), or else flushes (`None`).
 async fn write(
     writer: &mut Option<WriteHalf<Stream>>,
     pending: Option<&[u8]>,
-) -> std::io::Result<usize> {
+    flush: bool,
+) -> std::io::Result<Option<usize>> {
     match (writer, pending) {
-        (Some(w), Some(bytes)) => w.write(bytes).await,
+        (Some(w), Some(bytes)) => w.write(bytes).await.map(Some),
+        (Some(w), None) if flush => w.flush().await.map(|()| None),
         _ => std::future::pending().await,
     }
 }
@@ -286,75 +331,80 @@ async fn finish(dialing: &mut Option<Dialing>, peer: SocketAddr) -> Dialed {
 enum Input {
     Woken,
     Read(std::io::Result<usize>),
-    Wrote(std::io::Result<usize>),
+    Wrote(std::io::Result<Option<usize>>),
     Datagram(std::io::Result<(usize, SocketAddr)>),
-    Dialed(Result<(Stream, Option<SocketAddr>), doip_transport::Error>),
+    Dialed(Dialed),
     Deadline,
+}
+
+/// Marks the driver ended however the task stops (returned, panicked in a tap, dropped with
+/// its runtime): waiting callers get [`crate::Error::Closed`], later calls fail at once.
+struct Ended(Arc<Shared>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        let mut state = self.0.lock();
+        state.ended = true;
+        state.replies.clear();
+        drop(state);
+        self.0.arrived.notify_waiters();
+    }
 }
 
 /// The task: runs until every handle is gone or the client is closed.
 pub(super) async fn run(shared: Arc<Shared>, mut link: Link) {
+    let _ended = Ended(shared.clone());
     let mut buf = vec![0u8; READ_SIZE];
     let mut datagram = vec![0u8; READ_SIZE];
     loop {
         let deadline = {
             let mut state = shared.lock();
             if shared.closing.load(Ordering::SeqCst) {
-                state.session.close(Instant::now());
+                state.session.close(now());
                 link.flush(&mut state);
                 link.drop_connection();
-                deliver(&mut state);
-                state.ended = true;
-                drop(state);
-                shared.arrived.notify_waiters();
+                link.deliver(&mut state);
                 return;
             }
             link.flush(&mut state);
-            deliver(&mut state);
+            link.deliver(&mut state);
             state.session.poll_timeout()
         };
         shared.arrived.notify_waiters();
-        let Link { conn, reader, writer, udp, dialing, dial: target, .. } = &mut link;
+        let Link { conn, reader, writer, udp, dialing, dial: target, needs_flush, .. } = &mut link;
         let peer = target.peer;
         let wants_read = reader.is_some() && conn.as_ref().is_some_and(Connection::wants_read);
         let pending = conn.as_ref().and_then(Connection::pending_output);
+        let flush = *needs_flush && pending.is_none();
         let input = tokio::select! {
             () = shared.wake.notified() => Input::Woken,
             r = read(reader, &mut buf), if wants_read => Input::Read(r),
-            r = write(writer, pending), if pending.is_some() && writer.is_some() => Input::Wrote(r),
+            r = write(writer, pending, flush), if (pending.is_some() || flush) && writer.is_some()
+                => Input::Wrote(r),
             r = recv(udp.as_ref(), &mut datagram), if udp.is_some() => Input::Datagram(r),
             r = finish(dialing, peer), if dialing.is_some() => Input::Dialed(r),
             () = sleep_until(deadline), if deadline.is_some() => Input::Deadline,
         };
         let mut state = shared.lock();
-        let now = Instant::now();
+        let now = now();
         match input {
             Input::Woken => {}
             Input::Read(Ok(0)) => link.disconnected(
                 &mut state,
                 &doip_transport::Error::ClosedByPeer { peer: link.dial.peer },
             ),
-            Input::Read(Ok(n)) => {
-                link.received(&mut state, buf.get(..n).unwrap_or_default());
-                let refused = link
-                    .conn
-                    .as_ref()
-                    .filter(|c| c.wants_close())
-                    .and_then(Connection::close_reason);
-                if let Some(source) = refused.cloned() {
-                    let error = doip_transport::Error::Protocol { peer: link.dial.peer, source };
-                    link.disconnected(&mut state, &error);
-                }
-            }
+            Input::Read(Ok(n)) => link.received(&mut state, buf.get(..n).unwrap_or_default()),
             Input::Read(Err(e)) | Input::Wrote(Err(e)) => {
                 let error = doip_transport::Error::Io { peer: Some(link.dial.peer), source: e };
                 link.disconnected(&mut state, &error);
             }
-            Input::Wrote(Ok(n)) => {
+            Input::Wrote(Ok(Some(n))) => {
                 if let Some(conn) = link.conn.as_mut() {
                     conn.consume_output(n);
                 }
+                link.needs_flush = link.tls;
             }
+            Input::Wrote(Ok(None)) => link.needs_flush = false,
             Input::Datagram(Ok((n, from))) => {
                 // Checked as the mio loop checks them: UDP header rules, vendor types allowed.
                 let decoder = doip_proto::DatagramDecoder::new(
@@ -368,9 +418,9 @@ pub(super) async fn run(shared: Arc<Shared>, mut link: Link) {
                 }
             }
             Input::Datagram(Err(e)) => log::debug!("UDP receive failed: {e}"),
-            Input::Dialed(Ok((stream, local))) => {
+            Input::Dialed(Ok(opened)) => {
                 link.dialing = None;
-                link.connected(&mut state, stream, local);
+                link.connected(&mut state, opened);
             }
             Input::Dialed(Err(e)) => {
                 link.dialing = None;
@@ -378,6 +428,7 @@ pub(super) async fn run(shared: Arc<Shared>, mut link: Link) {
             }
             Input::Deadline => state.session.handle_timeout(now),
         }
+        link.close_if_refused(&mut state);
     }
 }
 
@@ -386,16 +437,5 @@ async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(at.into()).await,
         None => std::future::pending().await,
-    }
-}
-
-/// Hands finished requests to their callers (a caller that went away cancelled already).
-fn deliver(state: &mut State) {
-    while let Some(event) = state.session.poll_event() {
-        if let crate::session::Event::Done { id, result } = event
-            && let Some(reply) = state.replies.remove(&id)
-        {
-            let _ = reply.send(result);
-        }
     }
 }

@@ -51,6 +51,12 @@ use crate::{ClientBuilder, Error, Result};
 
 pub use streams::{Announcements, UnsolicitedStream, announcements};
 
+/// The session's clock: tokio's (a paused test clock included), as a std `Instant`, so the
+/// session's deadlines and the driver's sleeps agree.
+fn now() -> Instant {
+    tokio::time::Instant::now().into_std()
+}
+
 /// What the handles and the driver task share.
 #[derive(Debug)]
 struct Shared {
@@ -113,7 +119,7 @@ impl Drop for Pending<'_> {
         if let Some(id) = self.id.take() {
             let mut state = self.shared.lock();
             if state.replies.remove(&id).is_some() {
-                state.session.cancel(Instant::now(), id);
+                state.session.cancel(now(), id);
             }
             drop(state);
             self.shared.wake.notify_one();
@@ -192,7 +198,7 @@ impl Client {
             if state.ended {
                 return Err(Error::Closed { peer: self.inner.peer });
             }
-            let id = state.session.start(Instant::now(), request)?;
+            let id = state.session.start(now(), request)?;
             state.replies.insert(id, tx);
             id
         };
@@ -209,32 +215,9 @@ impl Client {
         &self,
         timeout: Duration,
         what: &'static str,
-        mut want: impl FnMut(&Unsolicited) -> bool,
+        want: impl FnMut(&Unsolicited) -> bool,
     ) -> Result<Unsolicited> {
-        let shared = &*self.inner.shared;
-        let deadline = tokio::time::Instant::now().checked_add(timeout);
-        loop {
-            let arrived = shared.arrived.notified();
-            tokio::pin!(arrived);
-            arrived.as_mut().enable();
-            {
-                let mut state = shared.lock();
-                if let Some(found) = state.session.take_unsolicited(&mut want) {
-                    return Ok(found);
-                }
-                if state.ended {
-                    return Err(Error::Closed { peer: self.inner.peer });
-                }
-            }
-            match deadline {
-                Some(at) => {
-                    if tokio::time::timeout_at(at, arrived).await.is_err() {
-                        return Err(Error::Timeout { peer: self.inner.peer, what });
-                    }
-                }
-                None => arrived.await,
-            }
-        }
+        wait_unsolicited(&self.inner.shared, self.inner.peer, timeout, what, want).await
     }
 
     /// Closes the TCP connection, waits `close_delay`, connects again and re-activates
@@ -448,7 +431,7 @@ impl Client {
     /// Every frame that answered no request, as it arrives (periodic data, late answers).
     #[must_use]
     pub fn unsolicited(&self) -> UnsolicitedStream {
-        UnsolicitedStream::new(self.clone())
+        UnsolicitedStream::new(self.inner.shared.clone(), self.inner.peer)
     }
 
     /// Uses `timing` for the UDS answers of `ecu` from now on (`None`: the configured P2/P2*).
@@ -459,7 +442,7 @@ impl Client {
     /// TesterPresent (`3E 80`) to `target` whenever nothing was sent to it for `every`
     /// (`None` stops), sent by the driver task.
     pub fn keep_alive(&self, target: LogicalAddress, every: Option<Duration>) {
-        self.inner.shared.lock().session.keep_alive(Instant::now(), target, every);
+        self.inner.shared.lock().session.keep_alive(now(), target, every);
         self.inner.shared.wake.notify_one();
     }
 
@@ -486,6 +469,40 @@ impl Client {
                 return Ok(());
             }
             arrived.await;
+        }
+    }
+}
+
+/// Waits up to `timeout` (`Duration::MAX`: forever) for the oldest unsolicited frame `want`
+/// accepts; [`Error::Closed`] once the driver ended and none is left.
+async fn wait_unsolicited(
+    shared: &Shared,
+    peer: SocketAddr,
+    timeout: Duration,
+    what: &'static str,
+    mut want: impl FnMut(&Unsolicited) -> bool,
+) -> Result<Unsolicited> {
+    let deadline = tokio::time::Instant::now().checked_add(timeout);
+    loop {
+        let arrived = shared.arrived.notified();
+        tokio::pin!(arrived);
+        arrived.as_mut().enable();
+        {
+            let mut state = shared.lock();
+            if let Some(found) = state.session.take_unsolicited(&mut want) {
+                return Ok(found);
+            }
+            if state.ended {
+                return Err(Error::Closed { peer });
+            }
+        }
+        match deadline {
+            Some(at) => {
+                if tokio::time::timeout_at(at, arrived).await.is_err() {
+                    return Err(Error::Timeout { peer, what });
+                }
+            }
+            None => arrived.await,
         }
     }
 }

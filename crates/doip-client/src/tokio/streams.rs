@@ -1,30 +1,41 @@
 //! Async streams: unsolicited frames of a [`Client`], vehicle announcements, and discovery.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
 
-use super::Client;
+use super::{Shared, wait_unsolicited};
 use crate::discovery::{AnnouncementListener, Discovery, Entity};
 use crate::session::Unsolicited;
 use crate::{Error, Result};
 
 /// Every frame of one connection that answered no request (periodic data, late or stale
-/// answers), oldest first: [`Client::unsolicited`].
-#[derive(Debug)]
+/// answers), oldest first: [`Client::unsolicited`](super::Client::unsolicited). It does not
+/// keep the connection open: once every [`Client`](super::Client) handle is dropped (or one is closed), the stream yields what was
+/// left, then `None`.
 pub struct UnsolicitedStream {
-    client: Client,
+    shared: Arc<Shared>,
+    peer: SocketAddr,
+}
+
+impl std::fmt::Debug for UnsolicitedStream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UnsolicitedStream").field("peer", &self.peer).finish_non_exhaustive()
+    }
 }
 
 impl UnsolicitedStream {
-    pub(super) const fn new(client: Client) -> Self {
-        Self { client }
+    pub(super) const fn new(shared: Arc<Shared>, peer: SocketAddr) -> Self {
+        Self { shared, peer }
     }
 
     /// The next one; `None` once the client is closed. Several streams (or
-    /// [`Client::receive_diagnostic`] callers) take frames from the same queue.
+    /// [`Client::receive_diagnostic`](super::Client::receive_diagnostic) callers) take frames from the same queue.
     pub async fn next(&mut self) -> Option<Unsolicited> {
-        self.client.wait_unsolicited(Duration::MAX, "an unsolicited frame", |_| true).await.ok()
+        let what = "an unsolicited frame";
+        wait_unsolicited(&self.shared, self.peer, Duration::MAX, what, |_| true).await.ok()
     }
 }
 
