@@ -136,7 +136,10 @@ async fn tls_with_the_same_configuration_as_the_blocking_client() {
     std::fs::write(dir.join("key.pem"), key.serialize_pem()).unwrap();
     let mut config = SimConfig::for_tests();
     config.tls = Some(TlsFiles { cert: dir.join("cert.pem"), key: dir.join("key.pem"), port: 0 });
-    let sim = start(&config);
+    let (sink, events) = std::sync::mpsc::channel();
+    let mut sim = doip_sim::Simulator::new(&config).unwrap();
+    sim.set_event_sink(sink);
+    let sim = sim.spawn().unwrap();
     let tls_port = sim.tls.unwrap().port();
     let mut roots = doip_transport::rustls::RootCertStore::empty();
     roots.add(cert.der().clone()).unwrap();
@@ -144,6 +147,17 @@ async fn tls_with_the_same_configuration_as_the_blocking_client() {
     let client = builder(&sim, ENGINE).tls(tls).tcp_port(tls_port).connect_tokio().await.unwrap();
     assert_eq!(client.request(ENGINE, &[0x22, 0xF1, 0x90]).await.unwrap(), vin_answer());
     client.close().await.unwrap();
+    // Closed as the blocking client closes: close_notify, then FIN.
+    let closed = tokio::task::spawn_blocking(move || {
+        std::iter::from_fn(|| events.recv_timeout(Duration::from_secs(10)).ok()).find_map(|e| {
+            match e {
+                doip_sim::SimEvent::Closed { reason, .. } => Some(reason),
+                _ => None,
+            }
+        })
+    });
+    let reason = closed.await.unwrap().unwrap();
+    assert!(!reason.contains("close_notify"), "{reason}");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -128,3 +128,20 @@ async fn an_unsolicited_stream_ends_once_every_handle_is_dropped() {
     let frames = tokio::time::timeout(PATIENCE, reader).await.expect("the stream ends").unwrap();
     assert_eq!(frames, 1, "the periodic frame, then None");
 }
+
+#[tokio::test]
+async fn close_on_one_handle_fails_the_requests_waiting_on_the_others() {
+    let entity = Entity::start(vec![activate()]); // then silent
+    let client = builder(&entity).connect_tokio().await.unwrap();
+    let waiting = tokio::spawn({
+        let client = client.clone();
+        async move { client.request(LogicalAddress(ECU), &READ_VIN).await }
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    client.close().await.unwrap();
+    let r = tokio::time::timeout(PATIENCE, waiting).await.expect("the waiting request ends");
+    assert!(matches!(r.unwrap(), Err(Error::Closed { .. })));
+    let r = client.request(LogicalAddress(ECU), &READ_VIN).await;
+    assert!(matches!(r, Err(Error::Closed { .. })), "{r:?}");
+    assert_eq!(entity.uds_requests(), [READ_VIN.to_vec()], "the request was sent once");
+}

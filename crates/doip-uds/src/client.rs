@@ -589,6 +589,11 @@ uds_client! {
     /// A UDS client over any [`AsyncChannel`]: [`UdsClient`]'s services as futures (the same
     /// names, arguments and errors). With feature `tokio`, `doip_client::tokio::Client` and
     /// `doip_uds::tokio::EcuChannel` are channels; the futures are `Send`.
+    ///
+    /// Dropping a service's future (a timeout, a `select!`) cancels its request: a late answer
+    /// becomes an unsolicited frame. The client's bookkeeping (session, timing, keeper) changes
+    /// only when a service finishes, so after dropping a `session_control` that may have
+    /// reached the ECU, run it again before relying on [`Self::session`].
     AsyncUdsClient: AsyncChannel,
     async: [async],
     await: [.await],

@@ -30,6 +30,9 @@ type Dialing = Pin<Box<dyn Future<Output = Dialed> + Send>>;
 /// The largest read (and datagram) taken at once.
 const READ_SIZE: usize = 64 * 1024;
 
+/// How long a closed connection may take to write what it had queued and say goodbye.
+const CLOSE_GRACE: Duration = Duration::from_millis(200);
+
 /// A dialed connection.
 struct Opened {
     stream: Stream,
@@ -106,7 +109,7 @@ impl Link {
                         self.connect_timeout,
                     )));
                 }
-                Transmit::Close => self.drop_connection(),
+                Transmit::Close => self.close(),
                 Transmit::Tcp { bytes, request } => {
                     if self.conn.is_some() {
                         let local = self.local(TransportKind::Tcp);
@@ -149,6 +152,23 @@ impl Link {
             Some(udp) => udp.send_to(bytes, to).map(drop).map_err(io),
             None => Err(doip_transport::Error::NotConnected { peer: to }),
         }
+    }
+
+    /// Closes as the mio loop does: what is queued is written if the socket takes it soon,
+    /// then TLS `close_notify` and FIN — on a task of its own, bounded by [`CLOSE_GRACE`].
+    fn close(&mut self) {
+        if let (Some(mut conn), Some(mut writer)) = (self.conn.take(), self.writer.take()) {
+            tokio::spawn(tokio::time::timeout(CLOSE_GRACE, async move {
+                while let Some(bytes) = conn.pending_output() {
+                    match writer.write(bytes).await {
+                        Ok(n) if n > 0 => conn.consume_output(n),
+                        _ => return,
+                    }
+                }
+                let _ = writer.shutdown().await;
+            }));
+        }
+        self.drop_connection();
     }
 
     fn drop_connection(&mut self) {
